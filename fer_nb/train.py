@@ -302,7 +302,11 @@ def quick_checkpoint(epochs=3, max_train=10_000, stem='seed', seed=0, lr=1e-3) -
     import fcntl, hashlib
     from fer_nb.data import find_fer2013, synthetic_fer2013, write_fer2013
     try: src = find_fer2013()
-    except FileNotFoundError: src = write_fer2013(synthetic_fer2013((40, 8, 8)), cache_dir() / 'synthetic-fer2013.zip', 'zip')
+    except FileNotFoundError:  # written once, atomically: its mtime is part of the cache key below
+        src = cache_dir() / 'synthetic-fer2013.zip'
+        if not src.exists():
+            tmp = write_fer2013(synthetic_fer2013((40, 8, 8)), src.with_suffix(f'.{os.getpid()}.zip'), 'zip')
+            os.replace(tmp, src)
     st = src.stat()
     key = hashlib.sha1(f"{src.resolve()}|{st.st_size}|{st.st_mtime_ns}|{epochs}|{max_train}|{stem}|{seed}|{lr}|v2".encode()).hexdigest()[:12]
     out = cache_dir() / f'quick-{stem}-{key}'
