@@ -16,9 +16,10 @@ from .core import *
 
 # %% auto #0
 __all__ = ['ACCEPTED_LAYOUTS', 'IMAGE_EXTS', 'TEST_SPLITS', 'FERData', 'synthetic_fer2013', 'write_fer2013', 'FERDataError',
-           'find_fer2013', 'load_fer2013', 'split_fer2013', 'class_counts', 'class_weights', 'norm_stats',
-           'eval_transform', 'BatchAugment', 'affine_matrix', 'warp', 'adjust_brightness', 'adjust_contrast',
-           'random_erase', 'to_gray48', 'preprocess_faces', 'plot_class_distribution', 'show_examples', 'fer_data']
+           'find_fer2013', 'load_fer2013', 'content_hashes', 'training_copies', 'find_duplicates', 'duplicate_summary',
+           'show_duplicates', 'split_fer2013', 'class_counts', 'class_weights', 'norm_stats', 'eval_transform',
+           'BatchAugment', 'affine_matrix', 'warp', 'adjust_brightness', 'adjust_contrast', 'random_erase', 'to_gray48',
+           'preprocess_faces', 'plot_class_distribution', 'show_examples', 'fer_data']
 
 # %% ../nbs/01_data.ipynb #baf29c68
 @dataclass(repr=False)
@@ -294,6 +295,66 @@ def load_fer2013(path=None,          # folder, .zip, .tar(.gz/.xz) or .csv; None
         os.replace(tmp, cf)
     return d
 
+# %% ../nbs/01_data.ipynb #a826fabd
+def content_hashes(images) -> np.ndarray:
+    "SHA-1 of each image's pixels as hex strings: equal hashes are byte-identical faces."
+    return np.array([hashlib.sha1(np.ascontiguousarray(im).tobytes()).hexdigest() for im in images])
+
+def training_copies(data: FERData) -> pd.DataFrame:
+    "Per image of `data`: how many *other* Training images have exactly its pixels, and whether one of them has another label."
+    h, tr = content_hashes(data.images), data.splits == SPLITS.index('Training')
+    t = pd.DataFrame({'hash': h[tr], 'label': data.labels[tr]})
+    n = pd.Series(h).map(t.hash.value_counts()).fillna(0).astype(int).to_numpy() - tr
+    labels = t.groupby('hash').label.agg(frozenset)
+    other = [bool(c) and bool(labels[hh] - {y}) for hh, y, c in zip(h, data.labels.tolist(), n)]
+    return pd.DataFrame({'copies_in_training': n, 'other_label_in_training': other}, index=data.names)
+
+def find_duplicates(data: FERData) -> pd.DataFrame:
+    "Every image that has a byte-identical copy in `data`: index, name, split, label, group id and group size."
+    h = content_hashes(data.images)
+    df = pd.DataFrame({'index': np.arange(len(data)), 'name': data.names, 'split': np.array(SPLITS)[data.splits],
+                       'label': np.array(EMOTIONS)[data.labels], 'hash': h})
+    df['group_size'] = df.groupby('hash')['index'].transform('size')
+    df = df[df.group_size > 1].sort_values(['hash', 'index'])
+    df['group'] = pd.factorize(df.hash)[0]
+    return df.drop(columns='hash').sort_values(['group', 'index']).reset_index(drop=True)
+
+def duplicate_summary(data: FERData) -> pd.DataFrame:
+    "Per original split: images, distinct images, images with a copy in Training (another Training image for Training itself), and label conflicts."
+    h, tc = content_hashes(data.images), training_copies(data)
+    rows = {}
+    for i, s in enumerate(SPLITS):
+        m = data.splits == i
+        rows[s] = {'images': int(m.sum()), 'distinct': len(set(h[m])), 'with_copy_in_training': int((tc.copies_in_training.to_numpy()[m] > 0).sum()),
+                   'other_label_in_training': int(tc.other_label_in_training.to_numpy()[m].sum())}
+    rows['all'] = {'images': len(data), 'distinct': len(set(h)), 'with_copy_in_training': sum(r['with_copy_in_training'] for r in rows.values()),
+                   'other_label_in_training': sum(r['other_label_in_training'] for r in rows.values())}
+    return pd.DataFrame(rows).T
+
+# %% ../nbs/01_data.ipynb #a6554c65
+def show_duplicates(data: FERData, n_groups=6, fname=None, seed=0):
+    "A few groups of byte-identical images, label conflicts first, each captioned with its split and label."
+    import matplotlib.pyplot as plt
+    fd = find_duplicates(data)
+    if fd.empty: raise ValueError(f"{data} has no duplicate images")
+    conflict = fd.groupby('group').label.nunique() > 1
+    rng = np.random.default_rng(seed)
+    groups = list(rng.permutation(conflict[conflict].index))[:n_groups // 2]
+    groups += list(rng.permutation(conflict[~conflict].index))[:n_groups - len(groups)]
+    width = min(int(fd[fd.group.isin(groups)].group_size.max()), 4)
+    fig, axs = plt.subplots(len(groups), width, figsize=(1.6 * width, 1.75 * len(groups)), squeeze=False)
+    for r, g in enumerate(groups):
+        rows = fd[fd.group == g].head(width)
+        for c in range(width):
+            ax = axs[r, c]; ax.axis('off')
+            if c < len(rows):
+                row = rows.iloc[c]
+                ax.imshow(data.images[row['index']], cmap='gray', vmin=0, vmax=255)
+                ax.set_title(f"{row['split']}\n{row['label']}", fontsize=7, color='crimson' if conflict[g] else 'black')
+    fig.suptitle('Byte-identical FER2013 images (red: the copies carry different labels)', fontsize=8); fig.tight_layout()
+    if fname: fig.savefig(fname, dpi=80)
+    return fig
+
 # %% ../nbs/01_data.ipynb #2ea5dddd
 TEST_SPLITS = {'PublicTest': ('PublicTest',), 'PrivateTest': ('PrivateTest',), 'both': ('PublicTest', 'PrivateTest')}
 
@@ -301,18 +362,27 @@ def split_fer2013(data: FERData,
                   valid_pct=0.1,       # share of Training held out for validation (model choice, early stopping)
                   seed=42,             # seed of the stratified split
                   test='PrivateTest',  # 'PublicTest', 'PrivateTest' or 'both'
+                  dedup=True,          # draw validation only from Training images with no copy in Training
                  ) -> dict:
-    "Split into {'train', 'valid', 'test'} FERData: validation stratified from Training, test from the original test splits."
-    from sklearn.model_selection import train_test_split
+    "Split into {'train', 'valid', 'test'} FERData: validation stratified from Training (per class), test from the original test splits."
     if test not in TEST_SPLITS: raise ValueError(f"test must be one of {list(TEST_SPLITS)}, not {test!r}")
     if not 0 < valid_pct < 1: raise ValueError(f"valid_pct must be between 0 and 1, not {valid_pct}")
     training = data.split('Training')
     if len(training) == 0: raise FERDataError(f"{data} has no Training images")
-    tr, va = train_test_split(np.arange(len(training)), test_size=valid_pct, random_state=seed, stratify=training.labels)
+    idx, rng = np.arange(len(training)), np.random.default_rng(seed)
+    ok = training_copies(training).copies_in_training.to_numpy() == 0 if dedup else np.ones(len(training), bool)
+    va = []
+    for c in range(NUM_CLASSES):  # each class keeps its share of Training, drawn from its images that may go to validation
+        cls = training.labels == c; k = int(round(valid_pct * cls.sum()))
+        if k > (cls & ok).sum(): raise FERDataError(f"{EMOTIONS[c]}: only {(cls & ok).sum()} Training images have no copy; cannot hold out {k}")
+        va.append(rng.choice(idx[cls & ok], k, replace=False))
+    va = np.sort(np.concatenate(va))
+    if len(va) == 0 or len(va) == len(idx): raise FERDataError(f"valid_pct={valid_pct} leaves no validation or no training images")
+    tr = np.setdiff1d(idx, va)
     testset = data.split(*TEST_SPLITS[test])
     if len(testset) == 0: raise FERDataError(f"{data} has no images in the test split {test!r}; available: "
                                              f"{[s for i, s in enumerate(SPLITS) if (data.splits == i).any()]}")
-    return {'train': training[np.sort(tr)], 'valid': training[np.sort(va)], 'test': testset}
+    return {'train': training[tr], 'valid': training[np.sort(va)], 'test': testset}
 
 # %% ../nbs/01_data.ipynb #e43277a8
 def class_counts(labels) -> np.ndarray:

@@ -18,7 +18,8 @@ from .core import EMOTIONS, NUM_CLASSES, IMG_SIZE, NORM_MEAN, NORM_STD, get_devi
 
 # %% auto #0
 __all__ = ['STEMS', 'ARCHITECTURE', 'BACKBONE_STAGES', 'imagenet_weights_path', 'read_state_dict', 'state_dict_differences',
-           'resnet18_backbone', 'ResNetFER', 'feature_shapes', 'n_params', 'save_model', 'load_weights', 'load_model']
+           'resnet18_backbone', 'narrow_resnet18', 'ResNetFER', 'feature_shapes', 'n_params', 'save_model',
+           'load_weights', 'load_model']
 
 # %% ../nbs/02_model.ipynb #b5b4e42f
 STEMS = ('seed', 'cifar', 'imagenet')  # valid values of ResNetFER's `stem`
@@ -29,9 +30,9 @@ def _check_stem(stem):
     if stem not in STEMS: raise ValueError(f"Unknown stem {stem!r}; valid stems are {STEMS}")
     return stem
 
-def _new_conv1(kernel_size, stride):
-    "A one-channel, 64-filter first convolution, initialised as torchvision initialises ResNet convolutions."
-    conv = nn.Conv2d(1, 64, kernel_size=kernel_size, stride=stride, padding=kernel_size // 2, bias=False)
+def _new_conv1(kernel_size, stride, width=64):
+    "A one-channel, `width`-filter first convolution, initialised as torchvision initialises ResNet convolutions."
+    conv = nn.Conv2d(1, width, kernel_size=kernel_size, stride=stride, padding=kernel_size // 2, bias=False)
     nn.init.kaiming_normal_(conv.weight, mode='fan_out', nonlinearity='relu')
     return conv
 
@@ -112,16 +113,33 @@ def resnet18_backbone(pretrained=None):  # None, 'imagenet', a .pth/.safetensors
     return net
 
 # %% ../nbs/02_model.ipynb #acf9f3ee
+def narrow_resnet18(width: int = 32) -> torchvision.models.ResNet:
+    "torchvision's ResNet-18 with stage widths `width`, 2x, 4x, 8x (64 is the original), a one-channel 7x7/2 `conv1` and no `fc`."
+    from torchvision.models.resnet import BasicBlock
+    net = torchvision.models.resnet18(weights=None)
+    net.inplanes = width  # _make_layer builds each stage from the previous stage's width
+    net.conv1, net.bn1 = _new_conv1(7, 2, width), nn.BatchNorm2d(width)
+    for i, mult in enumerate((1, 2, 4, 8), start=1):
+        setattr(net, f'layer{i}', net._make_layer(BasicBlock, width * mult, 2, stride=1 if i == 1 else 2))
+    for m in net.modules():  # torchvision's initialisation, which ran only on the layers it built first
+        if isinstance(m, nn.Conv2d): nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')
+        elif isinstance(m, nn.BatchNorm2d): nn.init.ones_(m.weight); nn.init.zeros_(m.bias)
+    net.fc = nn.Identity()
+    return net
+
 class ResNetFER(nn.Module):
     "ResNet-18 for (B,1,H,W) grayscale faces: `features` (backbone) -> global average pool -> `head` -> raw logits."
     def __init__(self,
                  stem: str = 'seed',    # 'seed' (7x7/2 conv + 2x2/1 max-pool), 'cifar' (3x3/1 conv, no pool) or 'imagenet'
-                 pretrained=None):      # None (from scratch), 'imagenet', a .pth/.safetensors resnet18 state dict path, or a state dict
+                 pretrained=None,       # None (from scratch), 'imagenet', a .pth/.safetensors resnet18 state dict path, or a state dict
+                 width: int = 64):      # channels of the first stage (64: ResNet-18; 32: a quarter of the weights and compute)
         super().__init__()
-        self.stem, self.backbone_frozen = _check_stem(stem), False
-        net = resnet18_backbone(pretrained)
+        if not (isinstance(width, int) and width >= 8): raise ValueError(f"width must be an int >= 8, not {width!r}")
+        if width != 64 and pretrained is not None: raise ValueError(f"pretrained weights exist for width 64 only, not width={width}")
+        self.stem, self.width, self.backbone_frozen = _check_stem(stem), width, False
+        net = resnet18_backbone(pretrained) if width == 64 else narrow_resnet18(width)
         if stem == 'cifar':
-            net.conv1 = _new_conv1(3, 1)
+            net.conv1 = _new_conv1(3, 1, width)
             net.bn1.reset_parameters()
             if pretrained is not None:
                 warnings.warn("stem='cifar' has a 3x3/1 conv1 that the pretrained 7x7/2 kernels do not fit: conv1 and bn1 "
@@ -129,7 +147,7 @@ class ResNetFER(nn.Module):
         net.maxpool = _stem_maxpool(stem)
         self.features = nn.Sequential(OrderedDict((n, getattr(net, n)) for n in BACKBONE_STAGES))
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.head = nn.Sequential(nn.Dropout(0.5), nn.Linear(512, 256), nn.BatchNorm1d(256), nn.ReLU(inplace=True),
+        self.head = nn.Sequential(nn.Dropout(0.5), nn.Linear(8 * width, 256), nn.BatchNorm1d(256), nn.ReLU(inplace=True),
                                   nn.Dropout(0.25), nn.Linear(256, NUM_CLASSES))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -176,7 +194,7 @@ def n_params(model: nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 # %% ../nbs/02_model.ipynb #bc0bb2a8
-_RESERVED_META = ('architecture', 'stem', 'classes', 'fer_nb_version')
+_RESERVED_META = ('architecture', 'stem', 'width', 'classes', 'fer_nb_version', 'dtype')
 
 def _unwrap(model):
     "The ResNetFER inside a `torch.compile` wrapper, or `model` itself."
@@ -184,16 +202,18 @@ def _unwrap(model):
     if not isinstance(model, ResNetFER): raise TypeError(f"Expected a ResNetFER, got {type(model).__name__}")
     return model
 
-def save_model(model: ResNetFER, path, **meta) -> Path:
-    "Write `model`'s weights to the safetensors file `path`, with architecture, stem, classes, normalisation and `meta` in its header."
+def save_model(model: ResNetFER, path, dtype=torch.float32, **meta) -> Path:  # dtype: float tensors are stored in it (torch.float16 halves the file)
+    "Write `model`'s weights to the safetensors file `path`, with architecture, stem, width, classes, normalisation and `meta` in its header."
     model, path = _unwrap(model), Path(path).expanduser()
     if path.suffix != '.safetensors': raise ValueError(f"save_model writes safetensors files; name it *.safetensors, not {path.name!r}")
     bad = [k for k in meta if k in _RESERVED_META]
     if bad: raise ValueError(f"Metadata fields {bad} describe the network and are written by save_model; they cannot be set")
-    header = {'architecture': ARCHITECTURE, 'stem': model.stem, 'classes': ','.join(EMOTIONS),
-              'norm_mean': NORM_MEAN, 'norm_std': NORM_STD, 'img_size': IMG_SIZE, 'fer_nb_version': __version__, **meta}
+    header = {'architecture': ARCHITECTURE, 'stem': model.stem, 'width': model.width, 'classes': ','.join(EMOTIONS),
+              'norm_mean': NORM_MEAN, 'norm_std': NORM_STD, 'img_size': IMG_SIZE, 'fer_nb_version': __version__, 'dtype': str(dtype).removeprefix('torch.'), **meta}
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(path),
+    if dtype not in (torch.float32, torch.float16, torch.bfloat16): raise ValueError(f"dtype must be float32, float16 or bfloat16, not {dtype}")
+    cast = lambda v: v.to(dtype) if v.is_floating_point() else v
+    save_file({k: cast(v.detach().cpu()).contiguous() for k, v in model.state_dict().items()}, str(path),
               metadata={k: str(v) for k, v in header.items()})
     return path
 
@@ -201,13 +221,13 @@ def save_model(model: ResNetFER, path, **meta) -> Path:
 def _parse_meta(meta: dict) -> dict:
     "Header strings, with the numeric fields as numbers."
     out = dict(meta)
-    for k, t in (('norm_mean', float), ('norm_std', float), ('img_size', int)):
+    for k, t in (('norm_mean', float), ('norm_std', float), ('img_size', int), ('width', int)):
         if k in out: out[k] = t(out[k])
     return out
 
 def _meta_differences(meta: dict, model: ResNetFER) -> list[str]:
     "Header fields that do not fit `model` (or fer_nb)."
-    want = {'architecture': ARCHITECTURE, 'stem': model.stem, 'classes': ','.join(EMOTIONS)}
+    want = {'architecture': ARCHITECTURE, 'stem': model.stem, 'width': str(model.width), 'classes': ','.join(EMOTIONS)}
     return [f"{k}: file has {meta[k]!r}, expected {v!r}" for k, v in want.items() if k in meta and meta[k] != v]
 
 def _load_into(model, sd, meta, path):
@@ -224,7 +244,7 @@ def load_weights(model: ResNetFER, path) -> ResNetFER:
     return model
 
 def load_model(path, device='cpu', stem: str | None = None) -> ResNetFER:  # stem: needed only for a plain .pt/.pth state dict
-    "Rebuild the ResNetFER saved at `path` (eval mode, on `device`), with its header as `model.meta`."
+    "Rebuild the ResNetFER saved at `path` (eval mode, float32, on `device`), with its header as `model.meta`."
     sd, meta = read_state_dict(path)
     if meta:
         if meta.get('architecture') != ARCHITECTURE:
@@ -234,6 +254,8 @@ def load_model(path, device='cpu', stem: str | None = None) -> ResNetFER:  # ste
         stem = meta.get('stem')
         if stem not in STEMS: raise ValueError(f"stem: file has {stem!r}, valid stems are {STEMS}")
     elif stem is None: raise ValueError(f"{path} has no fer_nb header (a plain state dict?); pass stem= (one of {STEMS})")
-    model = _load_into(ResNetFER(_check_stem(stem)), sd, meta, path)
+    w = sd.get('features.conv1.weight')  # the width is conv1's number of filters (files older than the width option: 64)
+    width = int(meta['width']) if 'width' in meta else (int(w.shape[0]) if w is not None else 64)
+    model = _load_into(ResNetFER(_check_stem(stem), width=width), sd, meta, path)
     model.meta = _parse_meta(meta)
     return model.to(get_device(device)).eval()

@@ -21,7 +21,7 @@ __all__ = ['CHOICES', 'check_config', 'to_device', 'prepare_data', 'train_one_ep
            'plot_history', 'default_config', 'fit', 'fer_train', 'training_speed', 'quick_checkpoint']
 
 # %% ../nbs/04_train.ipynb #8f7ecdf7
-CHOICES = {'stem': STEMS, 'optimizer': ('adam', 'sgd'), 'scheduler': ('cosine', 'plateau', 'none'), 'loss': LOSS_KINDS}
+CHOICES = {'stem': STEMS, 'optimizer': ('adam', 'adamw', 'sgd'), 'scheduler': ('cosine', 'plateau', 'none'), 'loss': LOSS_KINDS}
 
 def check_config(cfg: dict) -> dict:
     "Raise a ValueError naming the valid values if any option of `cfg` is invalid; return `cfg`."
@@ -32,6 +32,8 @@ def check_config(cfg: dict) -> dict:
     errs += [f"{k}={cfg[k]!r} (must be >= 0)" for k in nonneg if not (isinstance(cfg[k], (int, float)) and cfg[k] >= 0)]
     for k in ('label_smoothing', 'erasing_p', 'momentum'):
         if isinstance(cfg[k], (int, float)) and cfg[k] > 1: errs.append(f"{k}={cfg[k]!r} (must be <= 1)")
+    if not (isinstance(cfg['width'], int) and cfg['width'] >= 8): errs.append(f"width={cfg['width']!r} (an int >= 8)")
+    elif cfg['width'] != 64 and cfg['pretrained'] is not None: errs.append(f"width={cfg['width']!r} with pretrained weights (they exist for width 64 only)")
     if not 0 < cfg['valid_pct'] < 1: errs.append(f"valid_pct={cfg['valid_pct']!r} (must be between 0 and 1)")
     for k in ('max_train', 'max_valid'):
         if cfg[k] is not None and not (isinstance(cfg[k], int) and cfg[k] > 0): errs.append(f"{k}={cfg[k]!r} (None or a positive int)")
@@ -104,9 +106,10 @@ def evaluate(model, X, y=None, loss_fn=None, batch_size=256, mean=NORM_MEAN, std
 
 # %% ../nbs/04_train.ipynb #12a270a0
 def build_optimizer(model, cfg):
-    "Adam, or SGD with Nesterov momentum, over all parameters of `model`."
+    "Adam (L2 penalty), AdamW (decoupled weight decay) or SGD with Nesterov momentum, over all parameters of `model`."
     if cfg['optimizer'] == 'sgd':
         return torch.optim.SGD(model.parameters(), lr=cfg['lr'], momentum=cfg['momentum'], nesterov=True, weight_decay=cfg['weight_decay'])
+    if cfg['optimizer'] == 'adamw': return torch.optim.AdamW(model.parameters(), lr=cfg['lr'], weight_decay=cfg['weight_decay'])
     return torch.optim.Adam(model.parameters(), lr=cfg['lr'], weight_decay=cfg['weight_decay'])
 
 def build_scheduler(opt, cfg):
@@ -180,7 +183,7 @@ def fit(cfg: dict | None = None, on_step=None, progress=True, **overrides) -> di
     if cfg['pretrained'] is not None and cfg['freeze_epochs'] == 0: pass
     elif cfg['pretrained'] is None and cfg['freeze_epochs'] > 0 and progress:
         print(f"freeze_epochs={cfg['freeze_epochs']} ignored: no pretrained weights, so the whole network trains from the start")
-    model = ResNetFER(cfg['stem'], pretrained=cfg['pretrained']).to(dev).to(memory_format=torch.channels_last)
+    model = ResNetFER(cfg['stem'], pretrained=cfg['pretrained'], width=cfg['width']).to(dev).to(memory_format=torch.channels_last)
     w = compute_class_weights(parts['train'].labels).to(dev) if cfg['class_weights'] else None
     loss_fn = make_loss(cfg['loss'], weight=w, smoothing=cfg['label_smoothing'])
     val_loss_fn = nn.CrossEntropyLoss()  # plain, comparable across recipes
@@ -241,11 +244,12 @@ def fit(cfg: dict | None = None, on_step=None, progress=True, **overrides) -> di
 @call_parse
 def fer_train(data: str = None,            # FER2013 folder/zip/tar/csv; None: look in data/, then ../shared/data
               stem: str = 'seed',          # 'seed' (7x7/2 conv + 2x2/1 pool), 'cifar' (3x3/1 conv) or 'imagenet'
+              width: int = 64,             # channels of ResNet-18's first stage (64 the original; 32 a quarter of the compute)
               pretrained: str = None,      # None (from scratch), 'imagenet' (torchvision weights) or a path to resnet18 weights
               epochs: int = 50,            # epochs in all
               freeze_epochs: int = 5,      # epochs with the backbone frozen at the start (only with pretrained weights)
               batch_size: int = 64,        # images per step
-              optimizer: str = 'adam',     # 'adam' or 'sgd' (SGD with Nesterov momentum)
+              optimizer: str = 'adam',     # 'adam', 'adamw' (decoupled weight decay) or 'sgd' (SGD with Nesterov momentum)
               lr: float = 2e-4,            # peak learning rate
               momentum: float = 0.9,       # SGD momentum (ignored by Adam)
               weight_decay: float = 1e-4,  # L2 penalty
