@@ -155,10 +155,13 @@ def evaluate_checkpoint(checkpoint, data=None, split='PrivateTest', tta='none', 
     check_options(split, tta, checkpoint)
     ck = _checkpoint_path(checkpoint); dev = get_device(device)
     model = load_model(ck, device=dev)
-    test = load_fer2013(data).split(*TEST_SPLITS[split])
+    fer = load_fer2013(data)
+    in_test = np.isin(fer.splits, [SPLITS.index(s) for s in TEST_SPLITS[split]])
+    test, fresh = fer[in_test], training_copies(fer).copies_in_training.to_numpy()[in_test] == 0
     X, _ = to_device(test, dev)
     probs = predict(model, X, tta, batch_size)
     m = {'checkpoint': str(ck), 'split': split, 'tta': tta, **compute_metrics(test.labels, probs, bootstrap)}
+    m['deduplicated'] = {'removed_with_copy_in_training': int((~fresh).sum()), **compute_metrics(test.labels[fresh], probs[fresh], bootstrap)}
     out = Path(out) if out else ck.parent / f'eval-{split}-{tta}'
     out.mkdir(parents=True, exist_ok=True)
     pred = pd.DataFrame(probs.round(5), columns=[f'p_{e}' for e in EMOTIONS])
@@ -196,3 +199,6 @@ def fer_evaluate(checkpoint: Param('a .safetensors model, or a run folder holdin
     lo, hi = m['accuracy_ci95']
     print(f"{m['split']} ({m['n']} images, tta={m['tta']}): accuracy {m['accuracy']:.4f} [{lo:.4f}, {hi:.4f}], "
           f"macro F1 {m['macro_f1']:.4f}, disgust F1 {m['per_class']['disgust']['f1-score']:.4f}")
+    d = m['deduplicated']; lo, hi = d['accuracy_ci95']
+    print(f"  deduplicated ({d['n']} images, {d['removed_with_copy_in_training']} with a copy in Training left out): "
+          f"accuracy {d['accuracy']:.4f} [{lo:.4f}, {hi:.4f}], macro F1 {d['macro_f1']:.4f}")

@@ -18,13 +18,13 @@ from .data import preprocess_faces, IMAGE_EXTS
 from .model import load_model
 
 # %% auto #0
-__all__ = ['HAAR_FRONTAL', 'WEIGHTS_DIR', 'PACKAGED_MODEL', 'BACKENDS', 'STAGES', 'VIDEO_CODECS', 'as_bgr', 'clamp_boxes',
-           'box_iou', 'crop_faces', 'FaceDetector', 'packaged_model', 'resolve_checkpoint', 'checkpoint_hash',
-           'onnx_cache_dir', 'export_onnx', 'calibration_images', 'quantize_onnx', 'EmotionPredictor',
-           'TemporalSmoother', 'Track', 'FaceTracker', 'describe', 'Face', 'draw_chart', 'draw_overlay', 'LiveResult',
-           'LivePipeline', 'compose_frame', 'Frame', 'CameraSource', 'VideoSource', 'ImageSource', 'open_source',
-           'key_action', 'WindowSink', 'ImageSink', 'VideoSink', 'JsonLinesSink', 'make_sinks', 'run_live', 'benchmark',
-           'benchmark_markdown', 'fer_live']
+__all__ = ['HAAR_FRONTAL', 'WEIGHTS_DIR', 'PACKAGED_MODEL', 'PACKAGED_INT8', 'BACKENDS', 'STAGES', 'VIDEO_CODECS', 'as_bgr',
+           'clamp_boxes', 'box_iou', 'crop_faces', 'FaceDetector', 'packaged_model', 'resolve_checkpoint',
+           'checkpoint_hash', 'onnx_cache_dir', 'export_onnx', 'calibration_images', 'quantize_onnx',
+           'EmotionPredictor', 'TemporalSmoother', 'Track', 'FaceTracker', 'describe', 'Face', 'draw_chart',
+           'draw_overlay', 'LiveResult', 'LivePipeline', 'compose_frame', 'Frame', 'CameraSource', 'VideoSource',
+           'ImageSource', 'open_source', 'key_action', 'WindowSink', 'ImageSink', 'VideoSink', 'JsonLinesSink',
+           'make_sinks', 'run_live', 'benchmark', 'benchmark_markdown', 'fer_live']
 
 # %% ../nbs/07_live.ipynb #afb46564
 def as_bgr(frame) -> np.ndarray | None:
@@ -146,7 +146,8 @@ class FaceDetector:
 
 # %% ../nbs/07_live.ipynb #dfc9320c
 WEIGHTS_DIR = Path(fer_nb.__file__).parent / 'weights'  # where the packaged reference model lives
-PACKAGED_MODEL = 'fer_resnet18.safetensors'
+PACKAGED_MODEL = 'fer_resnet18.safetensors'  # the classifier (float16 weights, float32 after loading)
+PACKAGED_INT8 = 'fer_resnet18.int8.onnx'     # its int8 ONNX model, calibrated when it was packaged (`09_ship`)
 
 def packaged_model() -> Path | None:
     "The model shipped inside the fer_nb package, or None where none is shipped (yet)."
@@ -240,9 +241,12 @@ def calibration_images(n: int = 300, seed: int = 0, data=None) -> np.ndarray:
     return tr.images[idx]
 
 def quantize_onnx(checkpoint=None, calib_images=None, n_calib: int = 300, seed: int = 0, out=None) -> Path:
-    "int8 static quantisation (QDQ, per-channel, U8S8; first conv and softmax in float) of the fp32 export, calibrated on training images; cached."
+    "int8 static quantisation (QDQ, per-channel, U8S8; first conv and softmax in float) of the fp32 export, calibrated on training images; cached. For the packaged model: the int8 file shipped with it."
     from onnxruntime.quantization import quantize_static, QuantFormat, QuantType, CalibrationDataReader, CalibrationMethod
     from onnxruntime.quantization.shape_inference import quant_pre_process
+    shipped = WEIGHTS_DIR / PACKAGED_INT8  # the packaged model's int8 copy needs no data at the user's end
+    if calib_images is None and out is None and shipped.is_file() and \
+       _onnx_meta(shipped).get('checkpoint_sha256') == checkpoint_hash(resolve_checkpoint(checkpoint)): return shipped
     fp32 = export_onnx(checkpoint)
     imgs = calibration_images(n_calib, seed) if calib_images is None else np.asarray(calib_images)
     if imgs.ndim != 3 or imgs.dtype != np.uint8 or len(imgs) == 0:
@@ -285,7 +289,7 @@ class EmotionPredictor:
                  checkpoint=None,        # .safetensors file or run folder; None: the model packaged with fer_nb
                  backend: str = 'onnx',  # 'torch', 'onnx' (ONNX Runtime fp32) or 'onnx-int8' (static int8)
                  threads: int | None = None,  # CPU threads (None: 2 for ONNX Runtime, 1 for PyTorch)
-                 calib_images=None):     # int8 only: (N,48,48) uint8 calibration images (None: 300 FER2013 training images)
+                 calib_images=None):     # int8 only: (N,48,48) uint8 calibration images (None: the shipped int8 file for the packaged model, else 300 FER2013 training images)
         if backend not in BACKENDS: raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
         self.checkpoint, self.backend = resolve_checkpoint(checkpoint), backend
         if backend == 'torch':
