@@ -8,7 +8,7 @@ import html, threading, time
 import cv2, numpy as np
 import anywidget, traitlets
 from .core import *
-from .live import LivePipeline, LiveResult, open_source, run_live
+from .live import LivePipeline, LiveResult, EmotionPredictor, open_source, run_live
 
 # %% auto #0
 __all__ = ['WebcamWidget', 'KernelCamera']
@@ -132,9 +132,9 @@ class WebcamWidget(anywidget.AnyWidget):
     max_fps = traitlets.Float(15.0).tag(sync=True)        # at most this many frames per second go to the kernel
     colors = traitlets.Dict().tag(sync=True)              # emotion -> hex colour, for the page's bars
 
-    def __init__(self, pipeline: LivePipeline, jpeg_quality: int = 80, **kwargs):
+    def __init__(self, pipeline: LivePipeline | None = None, jpeg_quality: int = 80, **kwargs):  # pipeline None: the packaged model
         super().__init__(colors=dict(EMOTION_COLORS), **kwargs)
-        self.pipeline, self.jpeg_quality = pipeline, int(jpeg_quality)
+        self.pipeline, self.jpeg_quality = pipeline or LivePipeline(EmotionPredictor()), int(jpeg_quality)
         self.last, self.frames, self._t0 = None, 0, None
         self.on_msg(self._on_msg)
 
@@ -173,8 +173,9 @@ class _ShowSink:
 
 class KernelCamera:
     "A camera (or video) read in the kernel with OpenCV, shown in an `ipywidgets.Image` with Start, Stop and Reset."
-    def __init__(self, pipeline: LivePipeline, source=0, width: int = 640, height: int = 480, jpeg_quality: int = 80):
+    def __init__(self, pipeline: LivePipeline | None = None, source=0, width: int = 640, height: int = 480, jpeg_quality: int = 80):
         import ipywidgets as W
+        pipeline = pipeline or LivePipeline(EmotionPredictor())  # None: the model packaged with fer_nb
         self.pipeline, self.source, self.size, self.jpeg_quality = pipeline, source, (width, height), int(jpeg_quality)
         self.image = W.Image(format='jpeg', layout=W.Layout(max_width=f'{width}px'))
         self.status = W.HTML('Camera off.')
