@@ -137,23 +137,16 @@ def plot_reliability(y, probs, n_bins=15, fname=None):
 
 # %% ../nbs/05_evaluate.ipynb #be1f20fd
 def check_options(split='PrivateTest', tta='none', checkpoint=None):
-    "Raise a clear error for an unknown `split` or `tta`, or a missing `checkpoint`."
+    "Raise a clear error for an unknown `split` or `tta`, or a missing `checkpoint` (None: the packaged model)."
     if split not in TEST_SPLITS: raise ValueError(f"split must be one of {list(TEST_SPLITS)}, not {split!r}")
     if tta not in TTA_MODES: raise ValueError(f"tta must be one of {TTA_MODES}, not {tta!r}")
-    if checkpoint is not None: _checkpoint_path(checkpoint)
+    resolve_checkpoint(checkpoint)
 
-def _checkpoint_path(checkpoint) -> Path:
-    p = Path(checkpoint).expanduser()
-    if not p.is_absolute() and not p.exists(): p = project_root() / p
-    if p.is_dir(): p = p / 'best.safetensors'
-    if not p.is_file(): raise FileNotFoundError(f"No model at {p}: pass a .safetensors file written by training, or its run folder")
-    return p
-
-def evaluate_checkpoint(checkpoint, data=None, split='PrivateTest', tta='none', out=None, batch_size=256, device='auto',
+def evaluate_checkpoint(checkpoint=None, data=None, split='PrivateTest', tta='none', out=None, batch_size=256, device='auto',
                         bootstrap=1000, save_figures=False) -> dict:
-    "Evaluate a saved model on a FER2013 test split; write predictions, metrics and figures; return the metrics."
+    "Evaluate a saved model (None: the packaged one) on a FER2013 test split; write predictions, metrics and figures; return the metrics."
     check_options(split, tta, checkpoint)
-    ck = _checkpoint_path(checkpoint); dev = get_device(device)
+    ck = resolve_checkpoint(checkpoint); dev = get_device(device)
     model = load_model(ck, device=dev)
     fer = load_fer2013(data)
     in_test = np.isin(fer.splits, [SPLITS.index(s) for s in TEST_SPLITS[split]])
@@ -162,7 +155,7 @@ def evaluate_checkpoint(checkpoint, data=None, split='PrivateTest', tta='none', 
     probs = predict(model, X, tta, batch_size)
     m = {'checkpoint': str(ck), 'split': split, 'tta': tta, **compute_metrics(test.labels, probs, bootstrap)}
     m['deduplicated'] = {'removed_with_copy_in_training': int((~fresh).sum()), **compute_metrics(test.labels[fresh], probs[fresh], bootstrap)}
-    out = Path(out) if out else ck.parent / f'eval-{split}-{tta}'
+    out = Path(out) if out else (ck.parent if checkpoint is not None else Path('fer-eval')) / f'eval-{split}-{tta}'
     out.mkdir(parents=True, exist_ok=True)
     pred = pd.DataFrame(probs.round(5), columns=[f'p_{e}' for e in EMOTIONS])
     pred.insert(0, 'name', test.names); pred.insert(1, 'label', np.array(EMOTIONS)[test.labels]); pred.insert(2, 'predicted', np.array(EMOTIONS)[probs.argmax(1)])
@@ -182,11 +175,11 @@ def load_predictions(folder) -> pd.DataFrame:
 
 # %% ../nbs/05_evaluate.ipynb #f449354f
 @call_parse
-def fer_evaluate(checkpoint: Param('a .safetensors model, or a run folder holding best.safetensors', str, opt=False, nargs='?') = 'runs/default/best.safetensors',
+def fer_evaluate(checkpoint: Param('a .safetensors model, or a run folder holding best.safetensors (default: the packaged model)', str, opt=False, nargs='?') = None,
                  data: str = None,           # FER2013 folder/zip/tar/csv; None: look in data/, then ../shared/data
                  split: str = 'PrivateTest', # 'PublicTest', 'PrivateTest' or 'both'
                  tta: str = 'none',          # 'none', 'flip' or 'tencrop'
-                 out: str = None,            # output folder; None: <checkpoint folder>/eval-<split>-<tta>
+                 out: str = None,            # output folder; None: <checkpoint folder>/eval-<split>-<tta> (fer-eval/eval-<split>-<tta> for the packaged model)
                  batch_size: int = 256,      # images per forward pass
                  device: str = 'auto',       # 'auto', 'cpu', 'cuda', 'mps'
                  bootstrap: int = 1000,      # bootstrap resamples for the 95% intervals

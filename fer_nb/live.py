@@ -15,11 +15,10 @@ from fastcore.script import call_parse, Param
 import fer_nb
 from .core import *
 from .data import preprocess_faces, IMAGE_EXTS
-from .model import load_model
+from .model import load_model, WEIGHTS_DIR, PACKAGED_MODEL, PACKAGED_INT8, packaged_model, resolve_checkpoint
 
 # %% auto #0
-__all__ = ['HAAR_FRONTAL', 'WEIGHTS_DIR', 'PACKAGED_MODEL', 'PACKAGED_INT8', 'BACKENDS', 'STAGES', 'VIDEO_CODECS', 'as_bgr',
-           'clamp_boxes', 'box_iou', 'crop_faces', 'FaceDetector', 'packaged_model', 'resolve_checkpoint',
+__all__ = ['HAAR_FRONTAL', 'BACKENDS', 'STAGES', 'VIDEO_CODECS', 'as_bgr', 'clamp_boxes', 'box_iou', 'crop_faces', 'FaceDetector',
            'checkpoint_hash', 'onnx_cache_dir', 'export_onnx', 'calibration_images', 'quantize_onnx',
            'EmotionPredictor', 'TemporalSmoother', 'Track', 'FaceTracker', 'describe', 'Face', 'draw_chart',
            'draw_overlay', 'LiveResult', 'LivePipeline', 'compose_frame', 'Frame', 'CameraSource', 'VideoSource',
@@ -145,30 +144,6 @@ class FaceDetector:
                 f"min_size={self.min_size}, detect_width={self.detect_width}, margin={self.margin})")
 
 # %% ../nbs/07_live.ipynb #dfc9320c
-WEIGHTS_DIR = Path(fer_nb.__file__).parent / 'weights'  # where the packaged reference model lives
-PACKAGED_MODEL = 'fer_resnet18.safetensors'  # the classifier (float16 weights, float32 after loading)
-PACKAGED_INT8 = 'fer_resnet18.int8.onnx'     # its int8 ONNX model, calibrated when it was packaged (`09_ship`)
-
-def packaged_model() -> Path | None:
-    "The model shipped inside the fer_nb package, or None where none is shipped (yet)."
-    p = WEIGHTS_DIR / PACKAGED_MODEL
-    return p if p.is_file() else None
-
-def resolve_checkpoint(checkpoint=None) -> Path:
-    "The model file for `checkpoint`: a .safetensors path, a run folder holding best.safetensors, or None for the packaged model."
-    if checkpoint is None:
-        p = packaged_model()
-        if p is None: raise FileNotFoundError(
-            f"No model is packaged with fer_nb yet (looked for {WEIGHTS_DIR / PACKAGED_MODEL}). Pass a checkpoint: "
-            f"EmotionPredictor('runs/default/best.safetensors') or fer-live --checkpoint runs/default/best.safetensors "
-            f"(train one with fer-train).")
-        return p
-    p = Path(checkpoint).expanduser()
-    if not p.is_absolute() and not p.exists() and (project_root() / p).exists(): p = project_root() / p
-    if p.is_dir(): p = p / 'best.safetensors'
-    if not p.is_file(): raise FileNotFoundError(f"No checkpoint at {p}: pass a .safetensors file written by training, or its run folder")
-    return p
-
 @lru_cache(maxsize=32)
 def _file_hash(path: str, size: int, mtime_ns: int) -> str: 
     h = hashlib.sha256()

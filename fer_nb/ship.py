@@ -9,9 +9,8 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 import fer_nb
 from .core import *
-from .model import load_model, save_model, _RESERVED_META
-from .live import (WEIGHTS_DIR, PACKAGED_MODEL, PACKAGED_INT8, EmotionPredictor, resolve_checkpoint, checkpoint_hash,
-                         calibration_images, quantize_onnx, packaged_model, _onnx_meta)
+from .model import load_model, save_model, _RESERVED_META, WEIGHTS_DIR, PACKAGED_MODEL, PACKAGED_INT8, packaged_model, resolve_checkpoint
+from .live import EmotionPredictor, checkpoint_hash, calibration_images, quantize_onnx, _onnx_meta
 
 # %% auto #0
 __all__ = ['SIZE_LIMITS', 'ship_model', 'shipped_sizes', 'backend_agreement']
