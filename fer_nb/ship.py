@@ -13,7 +13,7 @@ from .model import load_model, save_model, _RESERVED_META, WEIGHTS_DIR, PACKAGED
 from .live import EmotionPredictor, checkpoint_hash, calibration_images, quantize_onnx, _onnx_meta
 
 # %% auto #0
-__all__ = ['SIZE_LIMITS', 'ship_model', 'shipped_sizes', 'backend_agreement']
+__all__ = ['SIZE_LIMITS', 'SPLIT_NAMES', 'ship_model', 'shipped_sizes', 'backend_agreement', 'results_table']
 
 # %% ../nbs/09_ship.ipynb #6ebca4b3
 SIZE_LIMITS = {'file': 12_000_000, 'total': 15_000_000}  # bytes: each shipped file, and weights plus samples together
@@ -49,3 +49,19 @@ def backend_agreement(predictors: dict, images, labels, reference: str = 'torch'
     return pd.DataFrame({k: {'agreement': float((v.argmax(1) == ref.argmax(1)).mean()), 'max_prob_diff': float(np.abs(v - ref).max()),
                              'accuracy': float((v.argmax(1) == labels).mean()), 'accuracy_diff': float((v.argmax(1) == labels).mean() - (ref.argmax(1) == labels).mean())}
                          for k, v in P.items()}).T
+
+# %% ../nbs/09_ship.ipynb #35c20675
+SPLIT_NAMES = {'PrivateTest': 'PrivateTest', 'PublicTest': 'PublicTest', 'both': 'whole test folder'}
+
+def results_table(folder) -> str:
+    "Markdown table of the evaluations in `folder` (its eval-*/metrics.json): accuracy and macro F1 with 95% intervals, disgust F1."
+    rows = ['| test images | TTA | n | accuracy [95% CI] | macro F1 [95% CI] | disgust F1 |', '|---|---|---|---|---|---|']
+    files = sorted(Path(folder).glob('eval-*/metrics.json'), key=lambda f: (f.parent.name.split('-')[1] != 'PrivateTest', f.parent.name))
+    if not files: raise FileNotFoundError(f"No eval-*/metrics.json in {folder}")
+    for f in files:
+        m = json.loads(f.read_text())
+        for name, d in ((SPLIT_NAMES[m['split']], m), (SPLIT_NAMES[m['split']] + ', deduplicated', m['deduplicated'])):
+            (a0, a1), (f0, f1) = d['accuracy_ci95'], d['macro_f1_ci95']
+            rows.append(f"| {name} | {m['tta']} | {d['n']:,} | {d['accuracy']:.1%} [{a0:.1%}, {a1:.1%}] | "
+                        f"{d['macro_f1']:.3f} [{f0:.3f}, {f1:.3f}] | {d['per_class']['disgust']['f1-score']:.3f} |")
+    return '\n'.join(rows)
