@@ -216,7 +216,7 @@ def calibration_images(n: int = 300, seed: int = 0, data=None) -> np.ndarray:
     return tr.images[idx]
 
 def quantize_onnx(checkpoint=None, calib_images=None, n_calib: int = 300, seed: int = 0, out=None) -> Path:
-    "int8 static quantisation (QDQ, per-channel, U8S8; first conv and softmax in float) of the fp32 export, calibrated on training images; cached. For the packaged model: the int8 file shipped with it."
+    "int8 static quantisation (QDQ, per-channel, U8S8; first conv, the head's linear layers and softmax in float) of the fp32 export, calibrated on training images; cached. For the packaged model: the int8 file shipped with it."
     from onnxruntime.quantization import quantize_static, QuantFormat, QuantType, CalibrationDataReader, CalibrationMethod
     from onnxruntime.quantization.shape_inference import quant_pre_process
     shipped = WEIGHTS_DIR / PACKAGED_INT8  # the packaged model's int8 copy needs no data at the user's end
@@ -227,7 +227,7 @@ def quantize_onnx(checkpoint=None, calib_images=None, n_calib: int = 300, seed: 
     if imgs.ndim != 3 or imgs.dtype != np.uint8 or len(imgs) == 0:
         raise ValueError(f"calib_images must be a non-empty (N,48,48) uint8 array, got {imgs.shape} {imgs.dtype}")
     ckey = hashlib.sha256(imgs.tobytes()).hexdigest()[:8]
-    out = Path(out) if out else onnx_cache_dir() / fp32.name.replace('-fp32.onnx', f'-int8-{ckey}-v2.onnx')
+    out = Path(out) if out else onnx_cache_dir() / fp32.name.replace('-fp32.onnx', f'-int8-{ckey}-v3.onnx')
     if out.is_file(): return out
     meta = _onnx_meta(fp32)
     x = preprocess_faces(imgs, float(meta['norm_mean']), float(meta['norm_std'])).numpy()
@@ -242,7 +242,7 @@ def quantize_onnx(checkpoint=None, calib_images=None, n_calib: int = 300, seed: 
                 quant_pre_process(str(fp32), str(pre))
                 import onnx
                 nodes = onnx.load(str(pre)).graph.node
-                keep_float = [n.name for n in nodes if n.op_type == 'Softmax'] + [next(n.name for n in nodes if n.op_type == 'Conv')]
+                keep_float = [n.name for n in nodes if n.op_type in ('Softmax', 'Gemm')] + [next(n.name for n in nodes if n.op_type == 'Conv')]
                 quantize_static(str(pre), str(tmp), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                                 activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                                 calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=keep_float)
