@@ -11,8 +11,8 @@ from fastcore.script import call_parse, Param
 from sklearn import metrics as skm
 from torchvision.transforms.v2 import functional as TF
 from .core import *
-from .data import load_fer2013, TEST_SPLITS
-from .model import load_model
+from .data import load_fer2013, training_copies, TEST_SPLITS
+from .model import load_model, resolve_checkpoint
 from .train import evaluate as model_probs, to_device
 
 # %% auto #0

@@ -30,6 +30,7 @@ def ship_model(run,                 # run folder or .safetensors of the model to
     w = save_model(model, dest / PACKAGED_MODEL, dtype=torch.float16, **{**keep, 'source_sha256': checkpoint_hash(src)})
     q = dest / PACKAGED_INT8; q.unlink(missing_ok=True)
     quantize_onnx(w, calibration_images(n_calib, seed), out=q)
+    q.with_suffix('.lock').unlink(missing_ok=True); w.chmod(0o644)  # no lock file in the package; readable by all
     return {p.name: p.stat().st_size for p in (w, q)}
 
 def shipped_sizes(weights=None, samples=None) -> pd.Series:
