@@ -183,7 +183,7 @@ def _fresh_weights(model: ResNetFER, parts, seed) -> dict:
     for p in parts:
         if not any(under(k, p) for k in model.state_dict()): raise ValueError(f"No weights under {p!r}; parts are name prefixes such as 'head' or 'features.layer4'")
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed); fresh = ResNetFER(model.stem).state_dict()
+        torch.manual_seed(seed); fresh = ResNetFER(model.stem, width=model.width).state_dict()
     return {k: v for k, v in fresh.items() if any(under(k, p) for p in parts)}
 
 def reinitialised(model: ResNetFER, parts=('head', 'features'), seed: int = 0) -> ResNetFER:  # parts: name prefixes, e.g. 'features.layer4'
