@@ -32,7 +32,7 @@ setuptools.setup(
                  'Natural Language :: ' + cfg['language'].title(),
                  ] + ['Programming Language :: Python :: ' + o for o in py_versions[py_versions.index(min_python):]],
     url=cfg['git_url'],
-    packages=setuptools.find_packages(include=[cfg['lib_path'], cfg['lib_path'] + '.*']),
+    packages=setuptools.find_namespace_packages(include=[cfg['lib_path'], cfg['lib_path'] + '.*'], exclude=['*.__pycache__']),  # samples/ and weights/ are data folders
     include_package_data=True,
     package_data={cfg['lib_name']: shlex.split(cfg.get('package_data', ''))},
     install_requires=requirements,
