@@ -22,7 +22,8 @@ requirements = shlex.split(cfg.get('requirements', ''))
 if cfg.get('pip_requirements'): requirements += shlex.split(cfg.get('pip_requirements', ''))
 min_python = cfg['min_python']
 lic = licenses.get(cfg['license'].lower(), cfg['license'])
-dev_requirements = shlex.split(cfg.get('dev_requirements') or '')
+extras = {k: shlex.split(cfg.get(f'{k}_requirements') or '') for k in ('serve', 'jupyter')}
+extras['dev'] = extras['serve'] + extras['jupyter'] + shlex.split(cfg.get('dev_requirements') or '')
 
 setuptools.setup(
     name=cfg['lib_name'],
@@ -36,7 +37,7 @@ setuptools.setup(
     include_package_data=True,
     package_data={cfg['lib_name']: shlex.split(cfg.get('package_data', ''))},
     install_requires=requirements,
-    extras_require={'dev': dev_requirements},
+    extras_require=extras,
     python_requires='>=' + cfg['min_python'],
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',

@@ -4,15 +4,19 @@
 
 # %% ../nbs/00_core.ipynb #dcf20700
 from __future__ import annotations
-import os, random
+import contextlib, hashlib, os, random, threading
+from functools import lru_cache
 from pathlib import Path
 import numpy as np
 import torch
+from filelock import FileLock
+import fer_nb
 
 # %% auto #0
 __all__ = ['EMOTIONS', 'NUM_CLASSES', 'FER2013_CSV_NAMES', 'CSV_ID_TO_LABEL', 'SPLITS', 'IMG_SIZE', 'NORM_MEAN', 'NORM_STD',
-           'EMOTION_COLORS', 'UNCERTAIN_COLOR', 'emotion_label', 'emotion_color', 'get_device', 'seed_everything',
-           'project_root', 'data_dir', 'cache_dir', 'figures_dir', 'shared_data_dir']
+           'EMOTION_COLORS', 'UNCERTAIN_COLOR', 'UNCERTAIN_BELOW', 'SAMPLES_DIR', 'STATIC_DIR', 'emotion_label',
+           'emotion_color', 'get_device', 'seed_everything', 'project_root', 'data_dir', 'cache_dir', 'figures_dir',
+           'shared_data_dir', 'atomic_path', 'file_lock', 'cache_key', 'file_digest']
 
 # %% ../nbs/00_core.ipynb #eac5496a
 EMOTIONS = ('angry', 'disgust', 'fear', 'happy', 'neutral', 'sad', 'surprise')  # label i is EMOTIONS[i]
@@ -48,6 +52,9 @@ def emotion_color(emotion, fmt='hex'):
     if fmt == 'rgb': return _hex_rgb(h)
     if fmt == 'bgr': return _hex_rgb(h)[::-1]
     raise ValueError(f"fmt must be 'hex', 'rgb' or 'bgr', not {fmt!r}")
+
+# %% ../nbs/00_core.ipynb #ec839fc2
+UNCERTAIN_BELOW = 0.40  # a face whose (calibrated, smoothed) top probability is below this is shown as uncertain
 
 # %% ../nbs/00_core.ipynb #ec9742d8
 def get_device(device=None) -> torch.device:
@@ -109,3 +116,43 @@ def shared_data_dir() -> Path | None:
     "The project's shared test data (`<root>/../shared/data`), or None where it is absent."
     p = project_root().parent / 'shared' / 'data'
     return p if p.is_dir() else None
+
+# %% ../nbs/00_core.ipynb #5c24bbfb
+SAMPLES_DIR = Path(fer_nb.__file__).parent / 'samples'  # pictures and a clip shipped inside the package
+STATIC_DIR = Path(fer_nb.__file__).parent / 'static'    # the web page's and the widget's HTML, JavaScript and CSS
+
+# %% ../nbs/00_core.ipynb #de105e6c
+@contextlib.contextmanager
+def atomic_path(path):
+    "Yield a temporary path beside `path`; on success it is moved onto `path` in one step, on failure removed."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f'.{path.stem}.{os.getpid()}-{threading.get_ident()}.tmp{path.suffix}')
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally: tmp.unlink(missing_ok=True)
+
+def file_lock(path, timeout: float = -1) -> FileLock:
+    "An inter-process lock for building `path` (the lock file is `path` + '.lock'); `timeout` < 0 waits for ever."
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(f'{path}.lock', timeout=timeout)
+
+def cache_key(*parts, files=(), n: int = 16) -> str:
+    "Hex key of `parts` and of each of `files`' path, size and modification time."
+    h = hashlib.sha256()
+    for p in parts: h.update(repr(p).encode() + b'\0')
+    for f in files:
+        f = Path(f).resolve(); st = f.stat(); h.update(f'{f}|{st.st_size}|{st.st_mtime_ns}'.encode() + b'\0')
+    return h.hexdigest()[:n]
+
+@lru_cache(maxsize=64)
+def _digest(path: str, size: int, mtime_ns: int) -> str:
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''): h.update(chunk)
+    return h.hexdigest()[:16]
+
+def file_digest(path) -> str:
+    "First 16 hex digits of the SHA-256 of a file's bytes (memoised per path, size and modification time)."
+    p = Path(path).resolve(); st = p.stat()
+    return _digest(str(p), st.st_size, st.st_mtime_ns)

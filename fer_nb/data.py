@@ -18,8 +18,8 @@ from .core import *
 __all__ = ['ACCEPTED_LAYOUTS', 'IMAGE_EXTS', 'TEST_SPLITS', 'FERData', 'synthetic_fer2013', 'write_fer2013', 'FERDataError',
            'find_fer2013', 'load_fer2013', 'content_hashes', 'training_copies', 'find_duplicates', 'duplicate_summary',
            'show_duplicates', 'split_fer2013', 'class_counts', 'class_weights', 'norm_stats', 'eval_transform',
-           'BatchAugment', 'affine_matrix', 'warp', 'adjust_brightness', 'adjust_contrast', 'random_erase', 'to_gray48',
-           'preprocess_faces', 'plot_class_distribution', 'show_examples', 'fer_data']
+           'to_device', 'BatchAugment', 'affine_matrix', 'warp', 'adjust_brightness', 'adjust_contrast', 'random_erase',
+           'to_gray48', 'preprocess_faces', 'plot_class_distribution', 'show_examples', 'fer_data']
 
 # %% ../nbs/01_data.ipynb #baf29c68
 @dataclass(repr=False)
@@ -258,11 +258,8 @@ def _source_kind(p: Path) -> str:
 _CACHE_VERSION = 1
 
 def _cache_key(p: Path, kind, skip_bad, resize) -> str:
-    h = hashlib.sha1(f"{_CACHE_VERSION}|{kind}|{p.resolve()}|{skip_bad}|{resize}".encode())
     files = sorted(q for q in p.rglob('*') if q.is_file() and 'cache' not in q.relative_to(p).parts) if p.is_dir() else [p]
-    for q in files:
-        st = q.stat(); h.update(f"{q}|{st.st_size}|{st.st_mtime_ns}".encode())
-    return h.hexdigest()[:16]
+    return cache_key(_CACHE_VERSION, kind, str(p.resolve()), skip_bad, resize, files=files)
 
 # %% ../nbs/01_data.ipynb #888f868f
 def load_fer2013(path=None,          # folder, .zip, .tar(.gz/.xz) or .csv; None: `find_fer2013()`
@@ -288,11 +285,9 @@ def load_fer2013(path=None,          # folder, .zip, .tar(.gz/.xz) or .csv; None
     d = {'folder': _read_folder, 'zip': _read_zip, 'tar': _read_tar, 'csv': _read_csv}[kind](p, skip_bad, resize)
     if verbose: print(f"Decoded {d} in {time.perf_counter()-t0:.2f} s")
     if cf is not None:
-        cf.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cf.with_suffix(f'.tmp{os.getpid()}.npz')
-        np.savez(tmp, images=d.images, labels=d.labels, splits=d.splits, names=d.names,
-                 skipped=np.array(['\t'.join(s) for s in d.skipped], dtype=str))
-        os.replace(tmp, cf)
+        with atomic_path(cf) as tmp:
+            np.savez(tmp, images=d.images, labels=d.labels, splits=d.splits, names=d.names,
+                     skipped=np.array(['\t'.join(s) for s in d.skipped], dtype=str))
     return d
 
 # %% ../nbs/01_data.ipynb #a826fabd
@@ -413,6 +408,11 @@ def _as_batch(x: torch.Tensor) -> torch.Tensor:
 def eval_transform(mean=NORM_MEAN, std=NORM_STD):
     "uint8 (B,1,H,W) -> normalised float: the transform for validation, test and inference."
     return v2.Compose([v2.ToDtype(torch.float32, scale=True), v2.Normalize([mean], [std])])
+
+# %% ../nbs/01_data.ipynb #0abfd461
+def to_device(d: FERData, device) -> tuple:
+    "Images (N,1,48,48) uint8 and labels (N,) int64 of `d` as tensors on `device` (augmentation and normalisation happen there)."
+    return torch.from_numpy(d.images).unsqueeze(1).to(device), torch.from_numpy(d.labels).to(device)
 
 # %% ../nbs/01_data.ipynb #4bba7ec9
 class BatchAugment(nn.Module):

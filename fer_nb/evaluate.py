@@ -11,14 +11,15 @@ from fastcore.script import call_parse, Param
 from sklearn import metrics as skm
 from torchvision.transforms.v2 import functional as TF
 from .core import *
-from .data import load_fer2013, training_copies, TEST_SPLITS
-from .model import load_model, resolve_checkpoint
-from .train import evaluate as model_probs, to_device
+from scipy import stats
+from .data import load_fer2013, training_copies, TEST_SPLITS, to_device
+from .model import load_model, resolve_checkpoint, model_logits
+from .calibration import calibration_bins, expected_calibration_error, apply_temperature
 
 # %% auto #0
-__all__ = ['TTA_MODES', 'tta_views', 'predict', 'calibration_bins', 'expected_calibration_error', 'bootstrap_ci',
-           'uncertainty_rule', 'top_confusions', 'compute_metrics', 'compare_predictions', 'plot_confusion',
-           'plot_reliability', 'check_options', 'evaluate_checkpoint', 'load_predictions', 'fer_evaluate']
+__all__ = ['TTA_MODES', 'tta_views', 'predict', 'bootstrap_ci', 'uncertainty_rule', 'top_confusions', 'compute_metrics',
+           'compare_predictions', 'plot_confusion', 'plot_reliability', 'check_options', 'evaluate_checkpoint',
+           'load_predictions', 'fer_evaluate']
 
 # %% ../nbs/05_evaluate.ipynb #8790e79a
 TTA_MODES = ('none', 'flip', 'tencrop')
@@ -31,35 +32,20 @@ def tta_views(X: torch.Tensor, tta='none', crop=44) -> list:
         return [TF.resize(v, [IMG_SIZE, IMG_SIZE], antialias=True) for v in TF.ten_crop(X, [crop, crop])]
     raise ValueError(f"tta must be one of {TTA_MODES}, not {tta!r}")
 
-def predict(model, X: torch.Tensor, tta='none', batch_size=256) -> np.ndarray:
-    "Softmax probabilities (N,7) of `model` on uint8 images X (N,1,48,48), averaged over the `tta` views."
-    meta = getattr(model, 'meta', {})
-    mean, std = meta.get('norm_mean', NORM_MEAN), meta.get('norm_std', NORM_STD)
+def predict(model, X: torch.Tensor, tta='none', batch_size=256, temperature=None) -> np.ndarray:
+    "Calibrated probabilities (N,7) of `model` on uint8 images X (N,1,48,48), averaged over the `tta` views (temperature None: the model's own)."
+    T = getattr(model, 'meta', {}).get('temperature', 1.0) if temperature is None else temperature
     views = tta_views(X, tta)
-    return (sum(model_probs(model, v, batch_size=batch_size, mean=mean, std=std)['probs'] for v in views) / len(views)).cpu().numpy()
-
-# %% ../nbs/05_evaluate.ipynb #ca7b4612
-def calibration_bins(y, probs, n_bins=15) -> pd.DataFrame:
-    "Per confidence bin (equal width on [0,1]): count, mean confidence, accuracy."
-    conf, ok = probs.max(1), probs.argmax(1) == np.asarray(y)
-    b = np.minimum((conf * n_bins).astype(int), n_bins - 1)
-    df = pd.DataFrame({'bin': b, 'conf': conf, 'ok': ok}).groupby('bin').agg(count=('ok', 'size'), confidence=('conf', 'mean'), accuracy=('ok', 'mean'))
-    df['lo'], df['hi'] = df.index / n_bins, (df.index + 1) / n_bins
-    return df
-
-def expected_calibration_error(y, probs, n_bins=15) -> float:
-    "ECE: the bin-size-weighted mean |accuracy - confidence| over equal-width confidence bins."
-    d = calibration_bins(y, probs, n_bins)
-    return float((d['count'] * (d.accuracy - d.confidence).abs()).sum() / d['count'].sum())
+    return sum(apply_temperature(model_logits(model, v, batch_size).cpu().numpy(), T) for v in views) / len(views)
 
 # %% ../nbs/05_evaluate.ipynb #6a91d1ef
 def bootstrap_ci(y, pred, stat, n=1000, seed=0, alpha=0.05) -> tuple:
-    "Percentile bootstrap (1-alpha) interval of `stat(y, pred)` over `n` resamples of the images."
-    y, pred, rng = np.asarray(y), np.asarray(pred), np.random.default_rng(seed)
-    vals = [stat(y[i], pred[i]) for i in (rng.integers(0, len(y), len(y)) for _ in range(n))]
-    return tuple(float(v) for v in np.quantile(vals, [alpha / 2, 1 - alpha / 2]))
+    "Percentile bootstrap (1-alpha) interval of `stat(y, pred)` over `n` paired resamples of the images (`scipy.stats.bootstrap`)."
+    r = stats.bootstrap((np.asarray(y), np.asarray(pred)), stat, paired=True, vectorized=False, n_resamples=n, method='percentile',
+                        confidence_level=1 - alpha, random_state=np.random.default_rng(seed))
+    return float(r.confidence_interval.low), float(r.confidence_interval.high)
 
-def uncertainty_rule(y, probs, threshold=0.40) -> dict:
+def uncertainty_rule(y, probs, threshold=UNCERTAIN_BELOW) -> dict:
     "Share of images with top probability < `threshold`, and top-1 / top-2 accuracy on them and on the rest."
     y = np.asarray(y); top2 = np.argsort(-probs, 1)[:, :2]; low = probs.max(1) < threshold
     acc1 = lambda m: float((top2[m, 0] == y[m]).mean()) if m.any() else float('nan')
@@ -123,14 +109,16 @@ def plot_confusion(cm, fname=None):
     return fig
 
 def plot_reliability(y, probs, n_bins=15, fname=None):
-    "Reliability diagram: accuracy per confidence bin against the diagonal, with the ECE."
+    "Reliability diagram(s): accuracy per confidence bin against the diagonal, with the ECE; `probs` an array or {title: array}."
     import matplotlib.pyplot as plt
-    d = calibration_bins(y, probs, n_bins)
-    fig, ax = plt.subplots(figsize=(4.2, 4))
-    ax.bar(d.lo, d.accuracy, width=1 / n_bins, align='edge', edgecolor='k', alpha=0.7, label='accuracy')
-    ax.plot([0, 1], [0, 1], 'k--', lw=1, label='perfect calibration')
-    ax.set_xlabel('confidence'); ax.set_ylabel('accuracy'); ax.set_xlim(0, 1); ax.set_ylim(0, 1)
-    ax.set_title(f'reliability (ECE {expected_calibration_error(y, probs, n_bins):.3f})'); ax.legend(loc='upper left', fontsize=8)
+    panels = probs if isinstance(probs, dict) else {'reliability': probs}
+    fig, axs = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4), squeeze=False)
+    for ax, (title, p) in zip(axs[0], panels.items()):
+        d = calibration_bins(y, p, n_bins)
+        ax.bar(d.lo, d.accuracy, width=1 / n_bins, align='edge', edgecolor='k', alpha=0.7, label='accuracy')
+        ax.plot([0, 1], [0, 1], 'k--', lw=1, label='perfect calibration')
+        ax.set_xlabel('confidence'); ax.set_ylabel('accuracy'); ax.set_xlim(0, 1); ax.set_ylim(0, 1)
+        ax.set_title(f'{title} (ECE {expected_calibration_error(y, p, n_bins):.3f})'); ax.legend(loc='upper left', fontsize=8)
     fig.tight_layout()
     if fname: fig.savefig(fname, dpi=80)
     return fig
@@ -153,7 +141,14 @@ def evaluate_checkpoint(checkpoint=None, data=None, split='PrivateTest', tta='no
     test, fresh = fer[in_test], training_copies(fer).copies_in_training.to_numpy()[in_test] == 0
     X, _ = to_device(test, dev)
     probs = predict(model, X, tta, batch_size)
+    live = predict(model, X, 'none', batch_size) if tta != 'none' else probs             # what the live loop sees: no TTA, calibrated
+    raw = predict(model, X, 'none', batch_size, temperature=1.0)                          # the same before temperature scaling
+    T = float(model.meta.get('temperature', 1.0))
     m = {'checkpoint': str(ck), 'split': split, 'tta': tta, **compute_metrics(test.labels, probs, bootstrap)}
+    m['uncertainty'] = {**uncertainty_rule(test.labels, live), 'measured_on': 'calibrated probabilities without TTA, as the live loop shows them'}
+    m['calibration'] = {'temperature': T, 'ece_before': expected_calibration_error(test.labels, raw), 'ece_after': expected_calibration_error(test.labels, live),
+                        'nll_before': float(skm.log_loss(test.labels, raw, labels=range(NUM_CLASSES))),
+                        'nll_after': float(skm.log_loss(test.labels, live, labels=range(NUM_CLASSES)))}
     m['deduplicated'] = {'removed_with_copy_in_training': int((~fresh).sum()), **compute_metrics(test.labels[fresh], probs[fresh], bootstrap)}
     out = Path(out) if out else (ck.parent if checkpoint is not None else Path('fer-eval')) / f'eval-{split}-{tta}'
     out.mkdir(parents=True, exist_ok=True)
@@ -163,7 +158,7 @@ def evaluate_checkpoint(checkpoint=None, data=None, split='PrivateTest', tta='no
     json.dump(m, open(out / 'metrics.json', 'w'), indent=1)
     import matplotlib.pyplot as plt
     for f, name in ((lambda fn: plot_confusion(m['confusion_matrix'], fn), 'confusion_matrix.png'),
-                    (lambda fn: plot_reliability(test.labels, probs, fname=fn), 'reliability.png')):
+                    (lambda fn: plot_reliability(test.labels, {'before (T = 1)': raw, f'after (T = {T:.2f})': live}, fname=fn), 'reliability.png')):
         fig = f(out / name)
         if save_figures: fig.savefig(figures_dir() / f'evaluate_{name}', dpi=80)
         plt.close(fig)

@@ -20,7 +20,7 @@ from .core import EMOTIONS, NUM_CLASSES, IMG_SIZE, NORM_MEAN, NORM_STD, get_devi
 # %% auto #0
 __all__ = ['STEMS', 'ARCHITECTURE', 'BACKBONE_STAGES', 'WEIGHTS_DIR', 'PACKAGED_MODEL', 'PACKAGED_INT8', 'imagenet_weights_path',
            'read_state_dict', 'state_dict_differences', 'resnet18_backbone', 'narrow_resnet18', 'ResNetFER',
-           'feature_shapes', 'n_params', 'save_model', 'load_weights', 'load_model', 'packaged_model',
+           'feature_shapes', 'n_params', 'model_logits', 'save_model', 'load_weights', 'load_model', 'packaged_model',
            'resolve_checkpoint']
 
 # %% ../nbs/02_model.ipynb #b5b4e42f
@@ -195,6 +195,19 @@ def n_params(model: nn.Module, trainable_only: bool = False) -> int:
     "Number of parameters (only those with `requires_grad` if `trainable_only`)."
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
+# %% ../nbs/02_model.ipynb #48807a60
+@torch.no_grad()
+def model_logits(model: nn.Module, X: torch.Tensor, batch_size: int = 256, mean=None, std=None) -> torch.Tensor:
+    "Float logits (N,7) of `model` in eval mode on uint8 images X (N,1,48,48), normalised with `mean`/`std` (default: the model's own)."
+    from fer_nb.data import eval_transform
+    meta = getattr(model, 'meta', {})
+    norm = eval_transform(meta.get('norm_mean', NORM_MEAN) if mean is None else mean, meta.get('norm_std', NORM_STD) if std is None else std)
+    model.eval(); out = []
+    amp = torch.autocast('cuda', dtype=torch.bfloat16) if X.device.type == 'cuda' else torch.autocast('cpu', enabled=False)
+    for i in range(0, len(X), batch_size):
+        with amp: out.append(model(norm(X[i:i + batch_size]).contiguous(memory_format=torch.channels_last)).float())
+    return torch.cat(out) if out else torch.empty(0, NUM_CLASSES, device=X.device)
+
 # %% ../nbs/02_model.ipynb #bc0bb2a8
 _RESERVED_META = ('architecture', 'stem', 'width', 'classes', 'fer_nb_version', 'dtype')
 
@@ -223,7 +236,7 @@ def save_model(model: ResNetFER, path, dtype=torch.float32, **meta) -> Path:  # 
 def _parse_meta(meta: dict) -> dict:
     "Header strings, with the numeric fields as numbers."
     out = dict(meta)
-    for k, t in (('norm_mean', float), ('norm_std', float), ('img_size', int), ('width', int)):
+    for k, t in (('norm_mean', float), ('norm_std', float), ('temperature', float), ('img_size', int), ('width', int)):
         if k in out: out[k] = t(out[k])
     return out
 
@@ -265,7 +278,7 @@ def load_model(path, device='cpu', stem: str | None = None) -> ResNetFER:  # ste
 # %% ../nbs/02_model.ipynb #ce0caa38
 WEIGHTS_DIR = Path(fer_nb.__file__).parent / 'weights'  # where the packaged reference model lives
 PACKAGED_MODEL = 'fer_resnet18.safetensors'  # the classifier (float16 weights, float32 after loading)
-PACKAGED_INT8 = 'fer_resnet18.int8.onnx'     # its int8 ONNX model, calibrated when it was packaged (`09_ship`)
+PACKAGED_INT8 = 'fer_resnet18.int8.onnx'     # its int8 ONNX model, calibrated when it was packaged (`15_ship`)
 
 def packaged_model() -> Path | None:
     "The model shipped inside the fer_nb package, or None where none is shipped (yet)."

@@ -11,14 +11,15 @@ from torch import nn
 import torch.nn.functional as F
 from fastcore.script import call_parse
 from .core import *
-from .data import load_fer2013, split_fer2013, class_weights as compute_class_weights, BatchAugment, eval_transform, FERData
-from .model import ResNetFER, save_model, STEMS
+from .data import load_fer2013, split_fer2013, class_weights as compute_class_weights, BatchAugment, eval_transform, FERData, to_device
+from .model import ResNetFER, save_model, load_model, model_logits, STEMS, _RESERVED_META
+from .calibration import fit_temperature
 from .losses import make_loss, LOSS_KINDS
 
 # %% auto #0
-__all__ = ['CHOICES', 'check_config', 'to_device', 'prepare_data', 'train_one_epoch', 'evaluate', 'build_optimizer',
-           'build_scheduler', 'frozen_at', 'rng_state', 'set_rng_state', 'save_checkpoint', 'load_checkpoint',
-           'plot_history', 'default_config', 'fit', 'fer_train', 'training_speed', 'quick_checkpoint']
+__all__ = ['CHOICES', 'check_config', 'prepare_data', 'train_one_epoch', 'evaluate', 'build_optimizer', 'build_scheduler',
+           'frozen_at', 'rng_state', 'set_rng_state', 'save_checkpoint', 'load_checkpoint', 'plot_history',
+           'default_config', 'fit', 'fer_train', 'training_speed']
 
 # %% ../nbs/04_train.ipynb #8f7ecdf7
 CHOICES = {'stem': STEMS, 'optimizer': ('adam', 'adamw', 'sgd'), 'scheduler': ('cosine', 'plateau', 'none'), 'loss': LOSS_KINDS}
@@ -45,10 +46,6 @@ def check_config(cfg: dict) -> dict:
     return cfg
 
 # %% ../nbs/04_train.ipynb #aab16446
-def to_device(d: FERData, device) -> tuple:
-    "Images (N,1,48,48) uint8 and labels (N,) int64 of `d` as tensors on `device`."
-    return torch.from_numpy(d.images).unsqueeze(1).to(device), torch.from_numpy(d.labels).to(device)
-
 def prepare_data(cfg: dict) -> dict:
     "Load FER2013 and split it as `cfg` says: {'train': FERData, 'valid': FERData} (test images are never loaded here)."
     parts = split_fer2013(load_fer2013(cfg['data']), valid_pct=cfg['valid_pct'], seed=cfg['seed'])
@@ -90,18 +87,12 @@ def train_one_epoch(model, X, y, optimizer, loss_fn, augment, epoch, batch_size=
 
 @torch.no_grad()
 def evaluate(model, X, y=None, loss_fn=None, batch_size=256, mean=NORM_MEAN, std=NORM_STD) -> dict:
-    "Softmax probabilities of `model` on uint8 images X (N,1,48,48); with labels `y`, also 'loss' and 'acc'."
-    model.eval(); norm = eval_transform(mean, std); probs, tot = [], 0.
-    for i in range(0, len(X), batch_size):
-        xb = norm(X[i:i + batch_size]).contiguous(memory_format=torch.channels_last)
-        with _autocast(X.device): logits = model(xb).float()
-        if y is not None and loss_fn is not None: tot += loss_fn(logits, y[i:i + batch_size]).item() * len(xb)
-        probs.append(logits.softmax(1))
-    probs = torch.cat(probs) if probs else torch.empty(0, NUM_CLASSES, device=X.device)
-    res = {'probs': probs}
+    "Logits and softmax probabilities of `model` on uint8 images X (N,1,48,48); with labels `y`, also 'loss' and 'acc'."
+    logits = model_logits(model, X, batch_size, mean, std); probs = logits.softmax(1)
+    res = {'logits': logits, 'probs': probs}
     if y is not None:
         res['acc'] = (probs.argmax(1) == y).float().mean().item() if len(y) else float('nan')
-        if loss_fn is not None: res['loss'] = tot / max(len(y), 1)
+        if loss_fn is not None: res['loss'] = loss_fn(logits, y).item() if len(y) else float('nan')
     return res
 
 # %% ../nbs/04_train.ipynb #12a270a0
@@ -140,9 +131,7 @@ def set_rng_state(s: dict):
 
 def save_checkpoint(state: dict, path):
     "Write `state` to `path` atomically (temporary file, then rename)."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f'.tmp{os.getpid()}')
-    torch.save(state, tmp); os.replace(tmp, path)
+    with atomic_path(path) as tmp: torch.save(state, tmp)
 
 def load_checkpoint(path, map_location='cpu') -> dict:
     "Read a training checkpoint written by `save_checkpoint` (never unpickling code)."
@@ -196,6 +185,10 @@ def fit(cfg: dict | None = None, on_step=None, progress=True, **overrides) -> di
         if changed: raise ValueError(f"Cannot resume {out / 'last.pt'} with other options: {changed} (checkpoint, now)")
         model.load_state_dict(ck['model']); opt.load_state_dict(ck['optimizer'])
         if sched is not None: sched.load_state_dict(ck['scheduler'])
+        if isinstance(sched, torch.optim.lr_scheduler.CosineAnnealingLR) and sched.T_max != cfg['epochs']:
+            sched.T_max = cfg['epochs']                  # more (or fewer) epochs now: the cosine over the new total, from here on
+            for g, base in zip(opt.param_groups, sched.base_lrs):
+                g['lr'] = cfg['eta_min'] + (base - cfg['eta_min']) * (1 + math.cos(math.pi * sched.last_epoch / cfg['epochs'])) / 2
         start, history, best, bad = ck['epoch'] + 1, ck['history'], ck['best'], ck['bad_epochs']
         set_rng_state(ck['rng'])
         if progress: print(f"resuming {out / 'last.pt'} after epoch {start} (best valid acc {best['acc']:.4f} at epoch {best['epoch'] + 1})")
@@ -232,11 +225,16 @@ def fit(cfg: dict | None = None, on_step=None, progress=True, **overrides) -> di
             pd.DataFrame(history).to_csv(out / 'history.csv', index=False)
             ebar.set_postfix(train_acc=f"{tr['acc']:.3f}", valid_acc=f"{va['acc']:.3f}", best=f"{best['acc']:.3f}")
     finally: tb.close()
+    temperature = None
+    if (out / 'best.safetensors').exists():             # calibrate the best model on the validation slice (never a test split)
+        bm = load_model(out / 'best.safetensors', device=dev)
+        temperature = round(fit_temperature(model_logits(bm, Xva).cpu().numpy(), parts['valid'].labels), 4)
+        save_model(bm, out / 'best.safetensors', **{k: v for k, v in bm.meta.items() if k not in _RESERVED_META}, temperature=temperature)
     if history:
         import matplotlib.pyplot as plt
         plt.close(plot_history(history, out / 'training_curves.png'))
     stopped = 'early' if bad >= cfg['patience'] else 'done'
-    json.dump({'best_valid_acc': best['acc'], 'best_epoch': best['epoch'] + 1, 'epochs_run': len(history), 'stopped': stopped,
+    json.dump({'best_valid_acc': best['acc'], 'best_epoch': best['epoch'] + 1, 'epochs_run': len(history), 'stopped': stopped, 'temperature': temperature,
                'train_images': len(Xtr), 'valid_images': len(Xva), 'config': cfg}, open(out / 'summary.json', 'w'), indent=1)
     return {'history': history, 'best': best, 'out': out, 'stopped': stopped}
 
@@ -299,25 +297,3 @@ def training_speed(stem='seed',      # model stem
     train_one_epoch(model, X[nw:], y[nw:], opt, loss_fn, augment, 1, batch_size, progress=False)
     if dev.type == 'cuda': torch.cuda.synchronize()
     return (len(X) - nw) / (time.perf_counter() - t0)
-
-# %% ../nbs/04_train.ipynb #5a1aaf37
-def quick_checkpoint(epochs=3, max_train=10_000, stem='seed', seed=0, lr=1e-3) -> Path:
-    "Path of a small model trained for a few minutes (cached): for tests and figures until the reference model ships."
-    import fcntl, hashlib
-    from fer_nb.data import find_fer2013, synthetic_fer2013, write_fer2013
-    try: src = find_fer2013()
-    except FileNotFoundError:  # written once, atomically: its mtime is part of the cache key below
-        src = cache_dir() / 'synthetic-fer2013.zip'
-        if not src.exists():
-            tmp = write_fer2013(synthetic_fer2013((40, 8, 8)), src.with_suffix(f'.{os.getpid()}.zip'), 'zip')
-            os.replace(tmp, src)
-    st = src.stat()
-    key = hashlib.sha1(f"{src.resolve()}|{st.st_size}|{st.st_mtime_ns}|{epochs}|{max_train}|{stem}|{seed}|{lr}|v2".encode()).hexdigest()[:12]
-    out = cache_dir() / f'quick-{stem}-{key}'
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / '.lock', 'w') as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (out / 'summary.json').exists():
-            fit(data=str(src), stem=stem, epochs=epochs, max_train=max_train, max_valid=2000, seed=seed, lr=lr,
-                class_weights=False, patience=epochs, out=str(out), progress=False)  # weights slow a 3-epoch start
-    return out / 'best.safetensors'
