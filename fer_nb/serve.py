@@ -20,7 +20,7 @@ try:
 except ImportError as e:
     raise ImportError(f"The web app needs the serve extra: pip install 'fer_nb[serve]' ({e})") from None
 
-log = logging.getLogger(__name__)
+log = logging.getLogger('fer_nb.serve')   # by name: the notebook runs as __main__
 
 # %% auto #0
 __all__ = ['log', 'PAGE_HTML', 'ServerState', 'create_app', 'fer_serve']

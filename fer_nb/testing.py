@@ -13,8 +13,8 @@ from .detect import as_bgr
 
 # %% auto #0
 __all__ = ['in_ci', 'SkipInCI', 'skip', 'sample_photo', 'jpeg_bytes', 'fer2013_or_synthetic', 'quick_checkpoint',
-           'model_for_tests', 'compose_frame', 'write_y4m', 'SlowPredictor', 'free_port', 'serve_in_thread',
-           'load_test', 'load_markdown']
+           'model_for_tests', 'probs_with', 'compose_frame', 'write_y4m', 'SlowPredictor', 'free_port',
+           'serve_in_thread', 'load_test', 'load_markdown']
 
 # %% ../nbs/90_testing.ipynb #17b7ba12
 def in_ci() -> bool:
@@ -71,6 +71,11 @@ def model_for_tests(checkpoint=None) -> Path:
     if checkpoint is not None: return resolve_checkpoint(checkpoint)
     return packaged_model() or quick_checkpoint()
 
+def probs_with(conf, pred, C=NUM_CLASSES) -> np.ndarray:
+    "Probability rows with top probability `conf` on class `pred`, the rest spread evenly."
+    p = np.empty((len(conf), C)); p[:] = ((1 - np.asarray(conf, float)) / (C - 1))[:, None]
+    p[np.arange(len(conf)), pred] = conf; return p
+
 # %% ../nbs/90_testing.ipynb #00bea565
 def compose_frame(faces, boxes, size=(640, 480), background: int = 110) -> np.ndarray:
     "A BGR frame of `size` (w, h) with each face image (gray or BGR, any size) resized into its box (x, y, w, h)."
@@ -100,9 +105,11 @@ def write_y4m(path, frames, fps: int = 10) -> Path:
 # %% ../nbs/90_testing.ipynb #97028dba
 class SlowPredictor:
     "Wraps a predictor so that each classification takes `delay` seconds more: to test a server under a slow model."
-    def __init__(self, predictor, delay: float = 1.0): self.predictor, self.delay = predictor, delay
+    def __init__(self, predictor, delay: float = 1.0): self.predictor, self.delay, self.started, self.calls = predictor, delay, [], []
     def preprocess(self, crops): return self.predictor.preprocess(crops)
-    def classify(self, x): time.sleep(self.delay); return self.predictor.classify(x)
+    def classify(self, x):
+        t0 = time.perf_counter(); self.started.append(t0); time.sleep(self.delay); p = self.predictor.classify(x)
+        self.calls.append((t0, time.perf_counter())); return p   # (start, end) of each call: tests check their order
     def __getattr__(self, k): return getattr(self.predictor, k)
 
 def free_port(host: str = '127.0.0.1') -> int:

@@ -12,7 +12,7 @@ from .detect import decode_image, FrameError
 from .predict import EmotionPredictor
 from .live import LivePipeline, LiveResult, open_source, run_live
 
-log = logging.getLogger(__name__)
+log = logging.getLogger('fer_nb.widget')   # by name: the notebook runs as __main__
 
 # %% auto #0
 __all__ = ['log', 'WIDGET_JS', 'WIDGET_CSS', 'WebcamWidget', 'KernelCamera']
@@ -102,6 +102,7 @@ class KernelCamera:
             self.status.value = html.escape(f"Stopped ({self.summary['stopped']}): {self.summary['frames']} frames, "
                                             f"{self.summary['fps']} frames/s")
         except Exception as e:
+            log.exception("KernelCamera stopped on an error")                  # the traceback to the log, the message to the page
             self.error = e; self.status.value = f"<b>Error:</b> {html.escape(str(e))}"
 
     def start(self):
