@@ -12,17 +12,29 @@ import torch.nn.functional as F
 from fastcore.script import call_parse
 from .core import *
 from .data import load_fer2013, split_fer2013, class_weights as compute_class_weights, BatchAugment, eval_transform, FERData, to_device
-from .model import ResNetFER, save_model, load_model, model_logits, STEMS, _RESERVED_META
+from .resnet import ResNetFER, STEMS
+from .model import MODELS, create_model, list_models, model_options, save_model, load_model, model_logits, _RESERVED_META
 from .calibration import fit_temperature
 from .losses import make_loss, LOSS_KINDS
 
 # %% auto #0
-__all__ = ['CHOICES', 'check_config', 'prepare_data', 'train_one_epoch', 'evaluate', 'build_optimizer', 'build_scheduler',
-           'frozen_at', 'rng_state', 'set_rng_state', 'save_checkpoint', 'load_checkpoint', 'plot_history',
-           'default_config', 'fit', 'fer_train', 'training_speed']
+__all__ = ['CHOICES', 'build_model', 'check_config', 'prepare_data', 'train_one_epoch', 'evaluate', 'build_optimizer',
+           'build_scheduler', 'frozen_at', 'rng_state', 'set_rng_state', 'save_checkpoint', 'load_checkpoint',
+           'plot_history', 'default_config', 'fit', 'fer_train', 'training_speed']
 
 # %% ../nbs/04_train.ipynb #8f7ecdf7
 CHOICES = {'stem': STEMS, 'optimizer': ('adam', 'adamw', 'sgd'), 'scheduler': ('cosine', 'plateau', 'none'), 'loss': LOSS_KINDS}
+
+def _takes_pretrained(name: str) -> bool:
+    "Whether architecture `name` can start from pretrained weights."
+    return 'pretrained' in inspect.signature(MODELS[name].takes).parameters
+
+def build_model(cfg: dict) -> nn.Module:
+    "The network `cfg` describes: its architecture with the options it takes (stem, width, pretrained weights)."
+    takes = model_options(cfg['model'])
+    kw = {k: cfg[k] for k in ('stem', 'width') if k in takes}
+    if cfg['pretrained'] is not None: kw['pretrained'] = cfg['pretrained']
+    return create_model(cfg['model'], **kw)
 
 def check_config(cfg: dict) -> dict:
     "Raise a ValueError naming the valid values if any option of `cfg` is invalid; return `cfg`."
@@ -33,6 +45,12 @@ def check_config(cfg: dict) -> dict:
     errs += [f"{k}={cfg[k]!r} (must be >= 0)" for k in nonneg if not (isinstance(cfg[k], (int, float)) and cfg[k] >= 0)]
     for k in ('label_smoothing', 'erasing_p', 'momentum'):
         if isinstance(cfg[k], (int, float)) and cfg[k] > 1: errs.append(f"{k}={cfg[k]!r} (must be <= 1)")
+    if cfg['model'] not in list_models(): errs.append(f"model={cfg['model']!r} (valid: {', '.join(map(repr, list_models()))})")
+    else:
+        takes, defaults = model_options(cfg['model']), default_config()
+        errs += [f"{k}={cfg[k]!r} ({cfg['model']} has no {k}; only the ResNets do)" for k in ('stem', 'width') if k not in takes and cfg[k] != defaults[k]]
+        if cfg['pretrained'] is not None and not _takes_pretrained(cfg['model']):
+            errs.append(f"pretrained={cfg['pretrained']!r} ({cfg['model']} has no pretrained weights; it trains from scratch)")
     if not (isinstance(cfg['width'], int) and cfg['width'] >= 8): errs.append(f"width={cfg['width']!r} (an int >= 8)")
     elif cfg['width'] != 64 and cfg['pretrained'] is not None: errs.append(f"width={cfg['width']!r} with pretrained weights (they exist for width 64 only)")
     if not 0 < cfg['valid_pct'] < 1: errs.append(f"valid_pct={cfg['valid_pct']!r} (must be between 0 and 1)")
@@ -172,7 +190,7 @@ def fit(cfg: dict | None = None, on_step=None, progress=True, **overrides) -> di
     if cfg['pretrained'] is not None and cfg['freeze_epochs'] == 0: pass
     elif cfg['pretrained'] is None and cfg['freeze_epochs'] > 0 and progress:
         print(f"freeze_epochs={cfg['freeze_epochs']} ignored: no pretrained weights, so the whole network trains from the start")
-    model = ResNetFER(cfg['stem'], pretrained=cfg['pretrained'], width=cfg['width']).to(dev).to(memory_format=torch.channels_last)
+    model = build_model(cfg).to(dev).to(memory_format=torch.channels_last)
     w = compute_class_weights(parts['train'].labels).to(dev) if cfg['class_weights'] else None
     loss_fn = make_loss(cfg['loss'], weight=w, smoothing=cfg['label_smoothing'])
     val_loss_fn = nn.CrossEntropyLoss()  # plain, comparable across recipes
@@ -181,7 +199,7 @@ def fit(cfg: dict | None = None, on_step=None, progress=True, **overrides) -> di
     start, history, best, bad = 0, [], {'acc': -1.0, 'epoch': -1}, 0
     if cfg['resume'] and (out / 'last.pt').exists():
         ck = load_checkpoint(out / 'last.pt', map_location=dev)
-        changed = {k: (ck['args'][k], cfg[k]) for k in cfg if k not in ('resume', 'epochs', 'patience', 'device') and ck['args'].get(k) != cfg[k]}
+        changed = {k: (ck['args'][k], cfg[k]) for k in cfg if k not in ('resume', 'epochs', 'patience', 'device') and ck['args'].get(k, default_config()[k]) != cfg[k]}
         if changed: raise ValueError(f"Cannot resume {out / 'last.pt'} with other options: {changed} (checkpoint, now)")
         model.load_state_dict(ck['model']); opt.load_state_dict(ck['optimizer'])
         if sched is not None: sched.load_state_dict(ck['scheduler'])
@@ -200,7 +218,7 @@ def fit(cfg: dict | None = None, on_step=None, progress=True, **overrides) -> di
     try:
         for epoch in ebar:
             if bad >= cfg['patience']: break
-            if frozen_at(epoch, cfg) != model.backbone_frozen:
+            if frozen_at(epoch, cfg) != getattr(model, 'backbone_frozen', False):
                 model.freeze_backbone() if frozen_at(epoch, cfg) else model.unfreeze_backbone()
             t0 = time.perf_counter()
             tr = train_one_epoch(model, Xtr, ytr, opt, loss_fn, augment, epoch, cfg['batch_size'], cfg['seed'], cfg['mixup'], on_step, progress)
@@ -209,7 +227,7 @@ def fit(cfg: dict | None = None, on_step=None, progress=True, **overrides) -> di
             if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau): sched.step(va['acc'])
             elif sched is not None: sched.step()
             row = {'epoch': epoch + 1, 'lr': lr_now, 'train_loss': tr['loss'], 'train_acc': tr['acc'], 'valid_loss': va['loss'],
-                   'valid_acc': va['acc'], 'frozen': model.backbone_frozen, 'seconds': time.perf_counter() - t0}
+                   'valid_acc': va['acc'], 'frozen': getattr(model, 'backbone_frozen', False), 'seconds': time.perf_counter() - t0}
             history.append(row)
             improved = va['acc'] > best['acc']
             if improved: best, bad = {'acc': va['acc'], 'epoch': epoch}, 0
@@ -241,8 +259,9 @@ def fit(cfg: dict | None = None, on_step=None, progress=True, **overrides) -> di
 # %% ../nbs/04_train.ipynb #350f7746
 @call_parse
 def fer_train(data: str = None,            # FER2013 folder/zip/tar/csv; None: look in data/, then ../shared/data
-              stem: str = 'seed',          # 'seed' (7x7/2 conv + 2x2/1 pool), 'cifar' (3x3/1 conv) or 'imagenet'
-              width: int = 64,             # channels of ResNet-18's first stage (64 the original; 32 a quarter of the compute)
+              model: str = 'resnet18',     # architecture: 'resnet18', 'resnet34', 'vgg_fer', 'simple_cnn', 'mobilenet_v3_small', 'efficientnet_b0', 'vit_tiny', 'resnet18_cbam'
+              stem: str = 'seed',          # ResNet stem: 'seed' (7x7/2 conv + 2x2/1 pool), 'cifar' (3x3/1 conv) or 'imagenet'
+              width: int = 64,             # ResNet: channels of the first stage (64 the original; 32 a quarter of the compute)
               pretrained: str = None,      # None (from scratch), 'imagenet' (torchvision weights) or a path to resnet18 weights
               epochs: int = 50,            # epochs in all
               freeze_epochs: int = 5,      # epochs with the backbone frozen at the start (only with pretrained weights)
@@ -269,7 +288,7 @@ def fer_train(data: str = None,            # FER2013 folder/zip/tar/csv; None: l
               max_train: int = None,       # cap on training images (quick runs); None: all
               max_valid: int = None,       # cap on validation images (quick runs); None: all
              ):
-    "Train ResNetFER on FER2013 with the fer_nb recipe; writes checkpoints, history, TensorBoard logs and curves to `out`."
+    "Train a fer_nb network (`--model`, default ResNet-18) on FER2013 with the fer_nb recipe; writes checkpoints, history, TensorBoard logs and curves to `out`."
     cfg = dict(locals())
     try: r = fit(cfg)
     except ValueError as e:
