@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 from scipy import stats
 from .core import *
-from .model import create_model, list_models, load_model, model_logits, model_options
+from .model import create_model, list_models, load_model, model_logits
 from .resnet import n_params
 
 # %% auto #0
@@ -73,7 +73,7 @@ def compare_models(names=None,           # registry names (None: all)
                    progress: bool = True,
                    **cfg) -> dict:       # the recipe and budget for every model: fit's options (epochs, max_train, data, ...)
     "Train and score each model with one recipe and budget; rows per model and seed, per-image predictions and paired statistics."
-    from fer_nb.train import fit
+    from fer_nb.train import fit, for_model
     from fer_nb.data import load_fer2013, to_device
     from fer_nb.evaluate import bootstrap_ci, compute_metrics
     from fer_nb.calibration import apply_temperature
@@ -83,8 +83,7 @@ def compare_models(names=None,           # registry names (None: all)
     for seed in seeds:
         for name in names:
             run = out / f'{name}-s{seed}'
-            mcfg = {k: v for k, v in cfg.items() if k not in ('stem', 'width') or k in model_options(name)}   # ResNet-only options
-            r = fit(mcfg, model=name, seed=seed, out=str(run), progress=progress)
+            r = fit(for_model(cfg, name), seed=seed, out=str(run), progress=progress, resume=True)   # a finished run is read back, a stopped one goes on
             s = json.loads((run / 'summary.json').read_text())
             m = load_model(run / 'best.safetensors')
             probs = apply_temperature(model_logits(m, Xte).numpy(), m.meta.get('temperature', 1.0))

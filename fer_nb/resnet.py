@@ -167,13 +167,15 @@ class ResNetFER(FreezableBackbone):
                  stem: str = 'seed',    # 'seed' (7x7/2 conv + 2x2/1 max-pool), 'cifar' (3x3/1 conv, no pool) or 'imagenet'
                  pretrained=None,       # None (from scratch), 'imagenet', a .pth/.safetensors resnet18 state dict path, or a state dict
                  width: int = 64,       # channels of the first stage (64: ResNet-18; 32: a quarter of the weights and compute)
-                 depth: int = 18):      # 18 (ResNet-18) or 34 (ResNet-34)
+                 depth: int = 18,       # 18 (ResNet-18) or 34 (ResNet-34)
+                 dropout: float = 0.5): # dropout before the head's first layer (half of it before the last)
         super().__init__()
         if depth not in DEPTHS: raise ValueError(f"depth must be one of {tuple(DEPTHS)}, not {depth!r}")
         if not (isinstance(width, int) and width >= 8): raise ValueError(f"width must be an int >= 8, not {width!r}")
+        if not 0 <= dropout < 1: raise ValueError(f"dropout must be in [0, 1), not {dropout!r}")
         if width != 64 and pretrained is not None: raise ValueError(f"pretrained weights exist for width 64 only, not width={width}")
         self.stem, self.width, self.depth, self.backbone_frozen = _check_stem(stem), width, depth, False
-        self.arch, self.options = f'resnet{depth}', {'stem': stem, 'width': width}   # what `save_model` writes (see 02b_model)
+        self.arch, self.options = f'resnet{depth}', {'stem': stem, 'width': width, 'dropout': dropout}   # what `save_model` writes (see 02b_model)
         net = resnet_backbone(pretrained, depth) if width == 64 else narrow_resnet(width, depth)
         if stem == 'cifar':
             net.conv1 = _new_conv1(3, 1, width)
@@ -184,8 +186,8 @@ class ResNetFER(FreezableBackbone):
         net.maxpool = _stem_maxpool(stem)
         self.features = nn.Sequential(OrderedDict((n, getattr(net, n)) for n in BACKBONE_STAGES))
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.head = nn.Sequential(nn.Dropout(0.5), nn.Linear(8 * width, 256), nn.BatchNorm1d(256), nn.ReLU(inplace=True),
-                                  nn.Dropout(0.25), nn.Linear(256, NUM_CLASSES))
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(8 * width, 256), nn.BatchNorm1d(256), nn.ReLU(inplace=True),
+                                  nn.Dropout(dropout / 2), nn.Linear(256, NUM_CLASSES))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         "Logits (B, 7) in `EMOTIONS` order for images `x` of shape (B, 1, H, W)."

@@ -18,9 +18,9 @@ from .calibration import fit_temperature
 from .losses import make_loss, LOSS_KINDS
 
 # %% auto #0
-__all__ = ['CHOICES', 'build_model', 'check_config', 'prepare_data', 'train_one_epoch', 'evaluate', 'build_optimizer',
-           'build_scheduler', 'frozen_at', 'rng_state', 'set_rng_state', 'save_checkpoint', 'load_checkpoint',
-           'plot_history', 'default_config', 'fit', 'fer_train', 'training_speed']
+__all__ = ['CHOICES', 'build_model', 'for_model', 'check_config', 'prepare_data', 'train_one_epoch', 'evaluate',
+           'build_optimizer', 'build_scheduler', 'frozen_at', 'rng_state', 'set_rng_state', 'save_checkpoint',
+           'load_checkpoint', 'plot_history', 'default_config', 'fit', 'fer_train', 'training_speed']
 
 # %% ../nbs/04_train.ipynb #8f7ecdf7
 CHOICES = {'stem': STEMS, 'optimizer': ('adam', 'adamw', 'sgd'), 'scheduler': ('cosine', 'plateau', 'none'), 'loss': LOSS_KINDS}
@@ -30,11 +30,17 @@ def _takes_pretrained(name: str) -> bool:
     return 'pretrained' in inspect.signature(MODELS[name].takes).parameters
 
 def build_model(cfg: dict) -> nn.Module:
-    "The network `cfg` describes: its architecture with the options it takes (stem, width, pretrained weights)."
+    "The network `cfg` describes: its architecture with the options it takes (stem, width, dropout, pretrained weights)."
     takes = model_options(cfg['model'])
     kw = {k: cfg[k] for k in ('stem', 'width') if k in takes}
+    if cfg.get('dropout') is not None: kw['dropout'] = cfg['dropout']
     if cfg['pretrained'] is not None: kw['pretrained'] = cfg['pretrained']
     return create_model(cfg['model'], **kw)
+
+def for_model(cfg: dict, name: str) -> dict:
+    "`cfg` for architecture `name`: the ResNet-only options (stem, width) at their defaults where `name` has none."
+    takes, defaults = model_options(name), default_config()
+    return {**cfg, 'model': name, **{k: defaults[k] for k in ('stem', 'width') if k not in takes}}
 
 def check_config(cfg: dict) -> dict:
     "Raise a ValueError naming the valid values if any option of `cfg` is invalid; return `cfg`."
@@ -53,6 +59,8 @@ def check_config(cfg: dict) -> dict:
             errs.append(f"pretrained={cfg['pretrained']!r} ({cfg['model']} has no pretrained weights; it trains from scratch)")
     if not (isinstance(cfg['width'], int) and cfg['width'] >= 8): errs.append(f"width={cfg['width']!r} (an int >= 8)")
     elif cfg['width'] != 64 and cfg['pretrained'] is not None: errs.append(f"width={cfg['width']!r} with pretrained weights (they exist for width 64 only)")
+    if cfg['dropout'] is not None and not (isinstance(cfg['dropout'], (int, float)) and 0 <= cfg['dropout'] < 1):
+        errs.append(f"dropout={cfg['dropout']!r} (None or a number in [0, 1))")
     if not 0 < cfg['valid_pct'] < 1: errs.append(f"valid_pct={cfg['valid_pct']!r} (must be between 0 and 1)")
     for k in ('max_train', 'max_valid'):
         if cfg[k] is not None and not (isinstance(cfg[k], int) and cfg[k] > 0): errs.append(f"{k}={cfg[k]!r} (None or a positive int)")
@@ -180,7 +188,7 @@ def _out_dir(out) -> Path:
     p = Path(out).expanduser()
     return p if p.is_absolute() else project_root() / p
 
-def fit(cfg: dict | None = None, on_step=None, progress=True, **overrides) -> dict:
+def fit(cfg: dict | None = None, on_step=None, progress=True, on_epoch=None, **overrides) -> dict:
     "Train as `cfg` (default: the full recipe, updated by `overrides`) says; returns the history and where the results are."
     cfg = check_config({**default_config(), **(cfg or {}), **overrides})
     dev, out = get_device(cfg['device']), _out_dir(cfg['out']); out.mkdir(parents=True, exist_ok=True)
@@ -242,12 +250,13 @@ def fit(cfg: dict | None = None, on_step=None, progress=True, **overrides) -> di
             tb.add_scalar('lr', lr_now, epoch + 1)
             pd.DataFrame(history).to_csv(out / 'history.csv', index=False)
             ebar.set_postfix(train_acc=f"{tr['acc']:.3f}", valid_acc=f"{va['acc']:.3f}", best=f"{best['acc']:.3f}")
+            if on_epoch is not None: on_epoch(row)   # e.g. a search's pruner; what it raises stops the run, the checkpoint of this epoch kept
     finally: tb.close()
     temperature = None
     if (out / 'best.safetensors').exists():             # calibrate the best model on the validation slice (never a test split)
         bm = load_model(out / 'best.safetensors', device=dev)
         temperature = round(fit_temperature(model_logits(bm, Xva).cpu().numpy(), parts['valid'].labels), 4)
-        save_model(bm, out / 'best.safetensors', **{k: v for k, v in bm.meta.items() if k not in _RESERVED_META}, temperature=temperature)
+        save_model(bm, out / 'best.safetensors', **{k: v for k, v in bm.meta.items() if k not in (*_RESERVED_META, 'temperature')}, temperature=temperature)
     if history:
         import matplotlib.pyplot as plt
         plt.close(plot_history(history, out / 'training_curves.png'))
@@ -262,6 +271,7 @@ def fer_train(data: str = None,            # FER2013 folder/zip/tar/csv; None: l
               model: str = 'resnet18',     # architecture: 'resnet18', 'resnet34', 'vgg_fer', 'simple_cnn', 'mobilenet_v3_small', 'efficientnet_b0', 'vit_tiny', 'resnet18_cbam'
               stem: str = 'seed',          # ResNet stem: 'seed' (7x7/2 conv + 2x2/1 pool), 'cifar' (3x3/1 conv) or 'imagenet'
               width: int = 64,             # ResNet: channels of the first stage (64 the original; 32 a quarter of the compute)
+              dropout: float = None,       # head dropout; None: the architecture's own (ResNets 0.5, VGG/simple CNN 0.5, torchvision nets 0.2, ViT 0.1)
               pretrained: str = None,      # None (from scratch), 'imagenet' (torchvision weights) or a path to resnet18 weights
               epochs: int = 50,            # epochs in all
               freeze_epochs: int = 5,      # epochs with the backbone frozen at the start (only with pretrained weights)

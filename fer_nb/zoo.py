@@ -58,9 +58,9 @@ class CBAM(nn.Module):
         x = x * torch.sigmoid(self.mlp(F.adaptive_avg_pool2d(x, 1)) + self.mlp(F.adaptive_max_pool2d(x, 1)))
         return x * torch.sigmoid(self.spatial(torch.cat([x.mean(1, keepdim=True), x.amax(1, keepdim=True)], 1)))
 
-def resnet18_cbam(stem: str = 'seed', width: int = 64, pretrained=None) -> ResNetFER:
+def resnet18_cbam(stem: str = 'seed', width: int = 64, pretrained=None, dropout: float = 0.5) -> ResNetFER:
     "ResNetFER (ResNet-18) with a CBAM after each of its four stages; pretrained weights fill the ResNet part."
-    m = ResNetFER(stem, pretrained, width)
+    m = ResNetFER(stem, pretrained, width, dropout=dropout)
     for i in range(1, 5):
         stage = getattr(m.features, f'layer{i}')
         setattr(m.features, f'layer{i}', nn.Sequential(OrderedDict(blocks=stage, cbam=CBAM(width * 2 ** (i - 1)))))
@@ -84,10 +84,10 @@ def torchvision_state_dict(name: str, pretrained) -> dict:
 
 class TorchvisionFER(FreezableBackbone):
     "torchvision's MobileNetV3-Small or EfficientNet-B0 for gray faces: one-channel first convolution, input upsampled to `size`, 7 outputs."
-    def __init__(self, name: str = 'mobilenet_v3_small', pretrained=None, size: int = 96):
+    def __init__(self, name: str = 'mobilenet_v3_small', pretrained=None, size: int = 96, dropout: float = 0.2):
         super().__init__()
         if name not in TORCHVISION_WEIGHTS: raise ValueError(f"name must be one of {list(TORCHVISION_WEIGHTS)}, not {name!r}")
-        net = getattr(torchvision.models, name)(weights=None)
+        net = getattr(torchvision.models, name)(weights=None, dropout=dropout)   # torchvision's classifier dropout (0.2 its default)
         if pretrained is not None:
             sd = torchvision_state_dict(name, pretrained)
             diffs = state_dict_differences(net.state_dict(), sd)
