@@ -12,8 +12,8 @@ from torchvision.ops import box_iou as _box_iou_xyxy
 from .core import *
 
 # %% auto #0
-__all__ = ['IMAGE_FORMATS', 'HAAR_FRONTAL', 'as_bgr', 'FrameError', 'decode_image', 'clamp_boxes', 'box_iou', 'crop_faces',
-           'FaceDetector']
+__all__ = ['IMAGE_FORMATS', 'HAAR_FRONTAL', 'YUNET_MODEL', 'DETECTORS', 'SMALLEST_FACE', 'YUNET_FRAME', 'as_bgr', 'FrameError',
+           'decode_image', 'clamp_boxes', 'box_iou', 'eye_angle', 'crop_faces', 'FaceDetector']
 
 # %% ../nbs/07_detect.ipynb #c4bee399
 def as_bgr(frame) -> np.ndarray | None:
@@ -68,25 +68,40 @@ def decode_image(data: bytes,
 
 # %% ../nbs/07_detect.ipynb #e8878a6a
 HAAR_FRONTAL = 'haarcascade_frontalface_default.xml'
+YUNET_MODEL = SAMPLES_DIR.parent / 'weights' / 'yunet_n_320_320.onnx'  # YuNet (libfacedetection.train, Apache-2.0), 0.3 MB
+DETECTORS = ('yunet', 'haar')
+SMALLEST_FACE = {'yunet': 32, 'haar': 48}  # smallest face (brow to chin) each finds well, in pixels of the image searched (19_detect_bench)
+YUNET_FRAME = (1.02, -0.036)  # YuNet's box to FER2013's square face frame: side x 1.02, centre up 3.6% of the side (medians, 331 Training faces)
 
-def clamp_boxes(boxes, width, height) -> np.ndarray:
-    "Boxes (N,4) as int x, y, w, h clipped to a `width` x `height` frame; boxes left with a side under 2 pixels are dropped."
+def clamp_boxes(boxes, width, height, keep=False):
+    "Boxes (N,4) as int x, y, w, h clipped to a `width` x `height` frame, those left with a side under 2 pixels dropped (`keep`: also the mask of kept rows)."
     b = np.asarray(boxes, float).reshape(-1, 4)
     x0, y0 = np.clip(b[:, 0], 0, width), np.clip(b[:, 1], 0, height)
     x1, y1 = np.clip(b[:, 0] + b[:, 2], 0, width), np.clip(b[:, 1] + b[:, 3], 0, height)
     out = np.round(np.stack([x0, y0, x1 - x0, y1 - y0], 1)).astype(int)
-    return out[(out[:, 2] >= 2) & (out[:, 3] >= 2)]
+    k = (out[:, 2] >= 2) & (out[:, 3] >= 2)
+    return (out[k], k) if keep else out[k]
 
 def box_iou(a, b) -> np.ndarray:
     "Intersection over union of every box in `a` (N,4) with every box in `b` (M,4), boxes as x, y, w, h: (N,M) (`torchvision.ops.box_iou`)."
     xyxy = lambda v: torch.as_tensor(np.asarray(v, np.float64).reshape(-1, 4)) @ torch.tensor([[1., 0, 1, 0], [0, 1, 0, 1], [0, 0, 1, 0], [0, 0, 0, 1]], dtype=torch.float64)
     return _box_iou_xyxy(xyxy(a), xyxy(b)).nan_to_num(0.).numpy()
 
-def crop_faces(img, boxes, margin=0.0) -> list:
-    "Square crops of `img` around `boxes`, `margin` (fraction of the box side) added on every side; outside the frame, border pixels repeat."
+def eye_angle(eyes) -> float:
+    "Tilt in degrees of the line from the left-hand eye to the right-hand eye in the image (positive: the right-hand eye is lower)."
+    (lx, ly), (rx, ry) = np.asarray(eyes, float).reshape(2, 2)
+    return float(np.degrees(np.arctan2(ry - ly, rx - lx)))
+
+def crop_faces(img, boxes, margin=0.0, eyes=None) -> list:
+    "Square crops of `img` around `boxes`, `margin` (fraction of the box side) added on every side; outside the frame, border pixels repeat; with `eyes` (N,2,2), turned so the eyes are level."
     H, W = img.shape[:2]; out = []
-    for x, y, w, h in np.asarray(boxes).reshape(-1, 4):
+    for i, (x, y, w, h) in enumerate(np.asarray(boxes).reshape(-1, 4)):
         s = max(int(round(max(w, h) * (1 + 2 * margin))), 2)
+        e = None if eyes is None else np.asarray(eyes[i], float)
+        if e is not None and np.isfinite(e).all():          # turn about the box centre, then cut the square in one warp
+            cx, cy = x + w / 2, y + h / 2
+            M = cv2.getRotationMatrix2D((float(cx), float(cy)), eye_angle(e), 1.0); M[:, 2] += (s / 2 - cx, s / 2 - cy)
+            out.append(cv2.warpAffine(img, M, (s, s), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)); continue
         x0, y0 = int(round(x + w / 2 - s / 2)), int(round(y + h / 2 - s / 2))
         x1, y1 = x0 + s, y0 + s
         crop = img[max(y0, 0):min(y1, H), max(x0, 0):min(x1, W)]
@@ -98,67 +113,85 @@ def crop_faces(img, boxes, margin=0.0) -> list:
 
 # %% ../nbs/07_detect.ipynb #8bc3cde7
 class FaceDetector:
-    "OpenCV Haar cascade face detector; finds faces on a downscaled gray copy and returns boxes (x, y, w, h) in frame pixels."
+    "Faces in a frame: boxes (x, y, w, h) in frame pixels and, from YuNet, the eye centres; YuNet (default) or OpenCV's Haar cascade."
     def __init__(self,
-                 cascade: str = HAAR_FRONTAL,    # a file name in cv2.data.haarcascades, or the path of a cascade XML
-                 scale_factor: float = 1.1,      # step between detection scales (larger: faster, may miss faces)
-                 min_neighbors: int = 6,         # overlapping hits needed to accept a face (larger: fewer false faces)
-                 min_size: int = 24,             # smallest face side, in pixels of the (downscaled) detection image
-                 detect_width: int | None = 320, # downscale wider frames to this width before detecting; None: full size
+                 kind: str = 'yunet',            # 'yunet' (a small CNN shipped with fer_nb: tilted and turned faces, eye positions) or 'haar' (OpenCV's frontal cascade)
+                 min_face: int = 48,             # smallest face side to find, in pixels of the frame: the frame is shrunk only as far as this face stays findable
+                 score: float = 0.6,             # YuNet: least confidence to accept a face (higher: fewer false faces)
+                 cascade: str = HAAR_FRONTAL,    # Haar: a file name in cv2.data.haarcascades, or the path of a cascade XML
+                 scale_factor: float = 1.1,      # Haar: step between detection scales (larger: faster, may miss faces)
+                 min_neighbors: int = 6,         # Haar: overlapping hits needed to accept a face (larger: fewer false faces)
                  margin: float = 0.0,            # crop margin on every side, as a fraction of the box side
                  equalize: bool = False):        # equalise the gray histogram first (may help in dim light)
-        path = Path(cascade).expanduser()
-        if not path.is_file(): path = Path(cv2.data.haarcascades) / cascade
-        if not path.is_file(): raise FileNotFoundError(f"No Haar cascade {cascade!r}: give a file in {cv2.data.haarcascades} or a path")
-        self.cascade = cv2.CascadeClassifier(str(path))
-        if self.cascade.empty(): raise ValueError(f"{path} could not be loaded as a Haar cascade")
+        if kind not in DETECTORS: raise ValueError(f"kind={kind!r} is not a face detector (valid: {', '.join(map(repr, DETECTORS))})")
+        if min_face < 8: raise ValueError(f"min_face must be >= 8 pixels, not {min_face}")
+        if not 0 < score < 1: raise ValueError(f"score must be in (0, 1), not {score}")
         if scale_factor <= 1: raise ValueError(f"scale_factor must be > 1, not {scale_factor}")
-        if detect_width is not None and detect_width < 32: raise ValueError(f"detect_width must be None or >= 32, not {detect_width}")
         if not -0.4 < margin < 1: raise ValueError(f"margin must be between -0.4 and 1, not {margin}")
-        self.path, self.scale_factor, self.min_neighbors, self.min_size = path, scale_factor, int(min_neighbors), int(min_size)
-        self.detect_width, self.margin, self.equalize = detect_width, margin, equalize
+        self.kind, self.min_face, self.score, self.scale_factor, self.min_neighbors = kind, int(min_face), score, scale_factor, int(min_neighbors)
+        self.margin, self.equalize, self.smallest = margin, equalize, SMALLEST_FACE[kind]
+        if kind == 'haar':
+            path = Path(cascade).expanduser()
+            if not path.is_file(): path = Path(cv2.data.haarcascades) / cascade
+            if not path.is_file(): raise FileNotFoundError(f"No Haar cascade {cascade!r}: give a file in {cv2.data.haarcascades} or a path")
+            self.path, self.cascade = path, cv2.CascadeClassifier(str(path))
+            if self.cascade.empty(): raise ValueError(f"{path} could not be loaded as a Haar cascade")
+        else:
+            if not YUNET_MODEL.is_file(): raise FileNotFoundError(f"YuNet's model is missing from the package ({YUNET_MODEL}): reinstall fer_nb, or use kind='haar'")
+            self.path, self.net = YUNET_MODEL, cv2.FaceDetectorYN.create(str(YUNET_MODEL), '', (320, 320), score, 0.3, 5000)
 
-    def detect_gray(self, gray: np.ndarray) -> np.ndarray:
-        "Face boxes (N,4) int x, y, w, h in a uint8 gray image, left to right."
-        H, W = gray.shape[:2]; s = 1.0
-        if self.detect_width and W > self.detect_width:
-            s = self.detect_width / W
-            gray = cv2.resize(gray, (self.detect_width, max(1, round(H * s))), interpolation=cv2.INTER_AREA)
-        if min(gray.shape) < self.min_size: return np.zeros((0, 4), int)
+    def _search(self, gray, lo: int, hi: int | None = None):
+        "Boxes (N,4) float and eye centres (N,2,2) (NaN from Haar) of faces with sides from `lo` to `hi` in `gray`, at its own scale."
+        none = np.zeros((0, 4)), np.zeros((0, 2, 2))
+        if min(gray.shape[:2]) < lo: return none
         if self.equalize: gray = cv2.equalizeHist(gray)
-        found = self.cascade.detectMultiScale(gray, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
-                                              minSize=(self.min_size, self.min_size))
-        if len(found) == 0: return np.zeros((0, 4), int)
-        boxes = clamp_boxes(np.asarray(found, float) / s, W, H)
-        return boxes[np.argsort(boxes[:, 0], kind='stable')]
+        if self.kind == 'haar':
+            found = self.cascade.detectMultiScale(gray, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
+                                                  minSize=(lo, lo), maxSize=(hi, hi) if hi else (0, 0))
+            b = np.asarray(found, float).reshape(-1, 4)
+            return b, np.full((len(b), 2, 2), np.nan)
+        self.net.setInputSize((gray.shape[1], gray.shape[0]))
+        _, f = self.net.detect(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR))
+        if f is None: return none
+        side = f[:, 2:4].max(1).astype(float); ok = (side >= 0.8 * lo) & (side <= (hi or np.inf))
+        (k, dy), s = YUNET_FRAME, side[ok] * YUNET_FRAME[0]                          # a square framed as FER2013's faces are
+        cx, cy = f[ok, 0] + f[ok, 2] / 2, f[ok, 1] + f[ok, 3] / 2 + dy * side[ok]
+        return np.stack([cx - s / 2, cy - s / 2, s, s], 1), f[ok, 4:8].reshape(-1, 2, 2).astype(float)  # landmarks: eye, eye, nose, mouth corners
 
-    def detect_near(self, gray: np.ndarray, boxes, expand: float = 0.5, face_px: int = 48) -> list:
-        "Re-find each face near its last box (a window `expand` sides larger, scaled so the face is ~`face_px`); a box or None per box."
-        H, W = gray.shape[:2]; out = []
+    def detect_gray(self, gray: np.ndarray, eyes: bool = False):
+        "Face boxes (N,4) int x, y, w, h in a uint8 gray image, left to right; with `eyes`, also their eye centres (N,2,2) (NaN from Haar)."
+        H, W = gray.shape[:2]; s = min(1.0, self.smallest / self.min_face)
+        if s < 1: gray = cv2.resize(gray, (max(1, round(W * s)), max(1, round(H * s))), interpolation=cv2.INTER_AREA)
+        b, e = self._search(gray, self.smallest)
+        boxes, k = clamp_boxes(b / s, W, H, keep=True); e = e[k] / s
+        order = np.argsort(boxes[:, 0], kind='stable')
+        return (boxes[order], e[order]) if eyes else boxes[order]
+
+    def detect_near(self, gray: np.ndarray, boxes, expand: float = 0.5, face_px: int | None = None, eyes: bool = False) -> list:
+        "Re-find each face near its last box (a window `expand` sides larger, scaled so the face is ~`face_px`, default twice `SMALLEST_FACE`); a box (with `eyes`: a (box, eyes) pair) or None per box."
+        H, W = gray.shape[:2]; out = []; face_px = face_px or 2 * self.smallest
         for x, y, w, h in np.asarray(boxes).reshape(-1, 4):
             side = max(w, h); pad = expand * side
             x0, y0, x1, y1 = max(int(x - pad), 0), max(int(y - pad), 0), min(int(x + w + pad), W), min(int(y + h + pad), H)
             roi, s = gray[y0:y1, x0:x1], min(1.0, face_px / side)
             if s < 1: roi = cv2.resize(roi, (max(1, round(roi.shape[1] * s)), max(1, round(roi.shape[0] * s))), interpolation=cv2.INTER_AREA)
-            lo, hi = max(24, int(0.7 * side * s)), int(1.4 * side * s) + 1
-            if min(roi.shape) < lo: out.append(None); continue
-            if self.equalize: roi = cv2.equalizeHist(roi)
-            found = self.cascade.detectMultiScale(roi, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
-                                                  minSize=(lo, lo), maxSize=(hi, hi))
-            if len(found) == 0: out.append(None); continue
-            cand = clamp_boxes(np.asarray(found, float) / s + [x0, y0, 0, 0], W, H)
-            out.append(cand[int(box_iou([(x, y, w, h)], cand)[0].argmax())] if len(cand) else None)
+            b, e = self._search(roi, int(0.7 * side * s), int(1.4 * side * s) + 1)
+            cand, k = clamp_boxes(b / s + [x0, y0, 0, 0], W, H, keep=True); e = e[k] / s + [x0, y0]
+            if len(cand) == 0: out.append(None); continue
+            i = int(box_iou([(x, y, w, h)], cand)[0].argmax())
+            out.append((cand[i], e[i]) if eyes else cand[i])
         return out
 
-    def __call__(self, frame) -> np.ndarray:
-        "Face boxes (N,4) in any frame (see `as_bgr`); none in an empty frame."
+    def __call__(self, frame, eyes: bool = False):
+        "Face boxes (N,4) in any frame (see `as_bgr`), none in an empty frame; with `eyes`, also their eye centres."
         img = as_bgr(frame)
-        return np.zeros((0, 4), int) if img is None else self.detect_gray(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY))
+        if img is None: return (np.zeros((0, 4), int), np.zeros((0, 2, 2))) if eyes else np.zeros((0, 4), int)
+        return self.detect_gray(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), eyes)
 
-    def crops(self, frame, boxes) -> list:
-        "Square crops around `boxes` with this detector's margin."
-        return crop_faces(frame, boxes, self.margin)
+    def crops(self, frame, boxes, eyes=None) -> list:
+        "Square crops around `boxes` with this detector's margin (eyes level when `eyes` are given)."
+        return crop_faces(frame, boxes, self.margin, eyes)
 
     def __repr__(self):
-        return (f"FaceDetector({self.path.name}, scale_factor={self.scale_factor}, min_neighbors={self.min_neighbors}, "
-                f"min_size={self.min_size}, detect_width={self.detect_width}, margin={self.margin})")
+        opts = f"score={self.score}" if self.kind == 'yunet' else f"{self.path.name}, min_neighbors={self.min_neighbors}"
+        return f"FaceDetector({self.kind!r}, min_face={self.min_face}, {opts}, margin={self.margin})"

@@ -51,6 +51,7 @@ class LivePipeline:
                  max_unseen: float = 0.5,     # seconds a face may be unseen before its track (and buffer) ends
                  detect_every: int = 5,       # full-frame detection every n-th frame; between, faces are re-found near their tracks
                  max_faces: int = 16,         # classify at most this many faces (the largest)
+                 align: bool = True,          # turn each crop so the eyes are level (where the detector gives eyes: YuNet)
                  draw: bool = True,           # annotate the frame
                  chart: bool = True):         # draw the probability bar chart beside each face
         if not 0 < threshold <= 1: raise ValueError(f"threshold must be in (0, 1], not {threshold}")
@@ -58,6 +59,7 @@ class LivePipeline:
         self.predictor, self.detector = predictor, detector or FaceDetector()
         self.tracker = FaceTracker(window, iou_threshold, max_unseen)
         self.threshold, self.detect_every, self.max_faces, self.draw, self.chart = threshold, int(detect_every), int(max_faces), draw, chart
+        self.align = align
         self.n, self.fps, self._last, self._t0, self.full_detections = 0, None, None, None, 0
 
     def reset(self):
@@ -85,14 +87,16 @@ class LivePipeline:
         visible = self.tracker.visible()
         full = (self.n - 1) % self.detect_every == 0 or not visible
         if not full:
-            near = self.detector.detect_near(gray, [t.box for t in visible])
-            full = any(b is None for b in near) or (len(near) > 1 and (np.triu(box_iou(near, near), 1) > 0.5).any())
-            if not full: boxes = np.array(near).reshape(-1, 4)
-        if full: boxes = self.detector.detect_gray(gray); self.full_detections += 1
+            near = self.detector.detect_near(gray, [t.box for t in visible], eyes=True)
+            full = any(b is None for b in near)
+            if not full:
+                boxes, eyes = np.array([b for b, _ in near]).reshape(-1, 4), np.array([e for _, e in near]).reshape(-1, 2, 2)
+                full = len(boxes) > 1 and (np.triu(box_iou(boxes, boxes), 1) > 0.5).any()
+        if full: (boxes, eyes), self.full_detections = self.detector.detect_gray(gray, eyes=True), self.full_detections + 1
         if len(boxes) > self.max_faces:
-            keep = np.sort(np.argsort(-boxes[:, 2] * boxes[:, 3], kind='stable')[:self.max_faces]); boxes = boxes[keep]
+            keep = np.sort(np.argsort(-boxes[:, 2] * boxes[:, 3], kind='stable')[:self.max_faces]); boxes, eyes = boxes[keep], eyes[keep]
         t1 = _now(); T['detect'] = t1 - t0
-        x = self.predictor.preprocess(crop_faces(gray, boxes, self.detector.margin))
+        x = self.predictor.preprocess(crop_faces(gray, boxes, self.detector.margin, eyes if self.align else None))
         t2 = _now(); T['preprocess'] = t2 - t1
         probs = self.predictor.classify(x)
         t3 = _now(); T['classify'] = t3 - t2
@@ -330,9 +334,10 @@ def fer_live(source: Param('camera index (0, 1, ...), stream URL, video file, im
              output: str = None,         # annotated output: an image (.png/.jpg), a video (.mp4/.avi) or a folder (one image per frame)
              jsonl: str = None,          # per-frame JSON lines: time, track id, box, probabilities, label, uncertain flag
              show: str = 'auto',         # OpenCV window: 'auto' (for a camera, or when nothing is written), 'yes' or 'no'
-             detect_width: int = 320,    # detect faces on a copy downscaled to this width (0: full size)
+             detector: str = 'yunet',    # face detector: 'yunet' (finds tilted and turned faces, gives eyes) or 'haar' (OpenCV's frontal cascade)
+             min_face: int = 48,         # smallest face side to find, in frame pixels (smaller: finds smaller faces, costs more)
              min_neighbors: int = 6,     # Haar cascade: overlapping hits needed to accept a face (higher: fewer false faces)
-             min_size: int = 24,         # Haar cascade: smallest face side, in pixels of the detection copy
+             no_align: bool = False,     # do not turn face crops so the eyes are level
              margin: float = 0.0,        # crop margin on every side of a face, as a fraction of its side
              detect_every: int = 5,      # full-frame detection every N frames; between, tracked faces are re-found near their last box
              max_faces: int = 16,        # classify at most this many faces per frame (the largest)
@@ -351,11 +356,11 @@ def fer_live(source: Param('camera index (0, 1, ...), stream URL, video file, im
             win = show == 'yes' or (show == 'auto' and (src.live or not (output or jsonl)))
             if src.still and output and Path(output).suffix.lower() in IMAGE_EXTS and len(getattr(src, 'files', [])) > 1:
                 raise ValueError(f"{source} holds {len(src.files)} images: give a folder as --output, not the image {output}")
-            det = FaceDetector(min_neighbors=min_neighbors, min_size=min_size, detect_width=detect_width or None, margin=margin)
+            det = FaceDetector(detector, min_face, min_neighbors=min_neighbors, margin=margin)
             if backend == 'torch': torch.set_num_threads(threads or 1)   # this process is ours: one thread spins least
             pred = EmotionPredictor(checkpoint, backend, None if backend == 'torch' else threads)
-            pipe = LivePipeline(pred, det, window, threshold, max_unseen=max_unseen,
-                                detect_every=detect_every, max_faces=max_faces, chart=not no_chart)
+            pipe = LivePipeline(pred, det, window, threshold, max_unseen=max_unseen, detect_every=detect_every,
+                                max_faces=max_faces, align=not no_align, chart=not no_chart)
             sinks = make_sinks(output, jsonl, win, src.still, src.fps)
             s = run_live(src, pipe, sinks, max_frames)
     except (FileNotFoundError, ValueError, RuntimeError) as e:

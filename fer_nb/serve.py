@@ -83,7 +83,7 @@ def create_app(checkpoint=None,                     # model .safetensors or its 
                threshold: float = UNCERTAIN_BELOW,  # below this smoothed top probability a face is uncertain
                detect_every: int = 5,               # full-frame face detection every n-th frame of a stream
                max_faces: int = 16,                 # classify at most this many faces per frame (the largest)
-               detector_kw: dict | None = None      # FaceDetector options (min_neighbors, detect_width, margin, ...)
+               detector_kw: dict | None = None      # FaceDetector options (kind, min_face, min_neighbors, margin, ...)
               ) -> FastAPI:
     "The web app: the page at `/`, `/health`, `/predict` (one image) and the `/ws` stream, on one shared predictor."
     for name, v in (('max_connections', max_connections), ('max_bytes', max_bytes), ('max_pixels', max_pixels)):
@@ -186,6 +186,8 @@ def fer_serve(host: str = '127.0.0.1',          # address to listen on ('0.0.0.0
               max_pixels: int = 12_000_000,      # largest image, in pixels (width x height)
               workers: int = None,               # frames processed at once (None: the number of CPU cores)
               threads: int = None,               # CPU threads per classification (None: 2 for ONNX Runtime, 1 for PyTorch)
+              detector: str = 'yunet',           # face detector: 'yunet' (finds tilted and turned faces) or 'haar' (OpenCV's frontal cascade)
+              min_face: int = 48,                # smallest face side to find, in frame pixels
               log_level: str = 'info',           # log level of uvicorn and of fer_nb's own messages: 'warning' for less, 'debug' for more
              ):
     "Serve the live facial emotion web app: open http://localhost:8000 in a browser and allow the camera."
@@ -195,7 +197,8 @@ def fer_serve(host: str = '127.0.0.1',          # address to listen on ('0.0.0.0
         if backend not in BACKENDS: raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
         if backend == 'torch': torch.set_num_threads(threads or 1)     # this process is ours; one thread spins least
         app = create_app(checkpoint, backend, max_connections=max_connections, max_bytes=max_bytes, max_pixels=max_pixels,
-                         workers=workers, threads=None if backend == 'torch' else threads)
+                         workers=workers, threads=None if backend == 'torch' else threads,
+                         detector_kw=dict(kind=detector, min_face=min_face))
     except (FileNotFoundError, ValueError, RuntimeError) as e:
         print(f"fer-serve: error: {e}", file=sys.stderr); sys.exit(1)
     print(f"fer-serve: {app.state.fer.predictor} on http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}"

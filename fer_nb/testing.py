@@ -12,7 +12,7 @@ from .core import *
 from .detect import as_bgr
 
 # %% auto #0
-__all__ = ['in_ci', 'SkipInCI', 'skip', 'sample_photo', 'jpeg_bytes', 'fer2013_or_synthetic', 'quick_checkpoint',
+__all__ = ['SAMPLE_FACES', 'in_ci', 'SkipInCI', 'skip', 'sample_photo', 'jpeg_bytes', 'fer2013_or_synthetic', 'quick_checkpoint',
            'model_for_tests', 'probs_with', 'compose_frame', 'write_y4m', 'SlowPredictor', 'free_port',
            'serve_in_thread', 'load_test', 'load_markdown']
 
@@ -30,6 +30,8 @@ def skip(reason: str) -> bool:
     print(f"skipped: {reason}"); return False
 
 # %% ../nbs/90_testing.ipynb #4d3ee783
+SAMPLE_FACES = ('astronaut.jpg', 'grace_hopper.jpg', 'obama.jpg', 'biden.jpg')  # public-domain portraits in samples/, one face each
+
 def sample_photo(name: str = 'astronaut.jpg') -> np.ndarray:
     "A picture shipped in the package's `samples/` folder, as BGR."
     img = cv2.imread(str(SAMPLES_DIR / name))
