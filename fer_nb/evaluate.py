@@ -171,7 +171,7 @@ def load_predictions(folder) -> pd.DataFrame:
 # %% ../nbs/05_evaluate.ipynb #f449354f
 @call_parse
 def fer_evaluate(checkpoint: Param('a .safetensors model, or a run folder holding best.safetensors (default: the packaged model)', str, opt=False, nargs='?') = None,
-                 data: str = None,           # FER2013 folder/zip/tar/csv; None: look in data/, then ../shared/data
+                 data: str = None,           # FER2013 folder/zip/tar/csv, or another labelled face dataset (class folders, a list file, a csv); None: FER2013 in data/, then ../shared/data
                  split: str = 'PrivateTest', # 'PublicTest', 'PrivateTest' or 'both'
                  tta: str = 'none',          # 'none', 'flip' or 'tencrop'
                  out: str = None,            # output folder; None: <checkpoint folder>/eval-<split>-<tta> (fer-eval/eval-<split>-<tta> for the packaged model)
@@ -179,10 +179,18 @@ def fer_evaluate(checkpoint: Param('a .safetensors model, or a run folder holdin
                  device: str = 'auto',       # 'auto', 'cpu', 'cuda', 'mps'
                  bootstrap: int = 1000,      # bootstrap resamples for the 95% intervals
                  save_figures: bool = False, # also save the figures to figures/
+                 label_map: str = None,      # another dataset with numeric labels: their scheme, 'rafdb', 'ckplus', 'affectnet' or 'fer2013'
+                 detector: str = 'yunet',    # another dataset: the face detector, 'yunet' or 'haar'
+                 no_face: str = 'skip',      # another dataset, an image where no face is found: 'skip' (counted) or 'whole' (classified whole, flagged)
                 ):
-    "Evaluate a trained fer_nb model on a FER2013 test split: metrics.json, predictions.csv and figures."
+    "Evaluate a trained fer_nb model on a FER2013 test split, or on another labelled face dataset: metrics.json, predictions.csv and figures."
     import sys
-    try: m = evaluate_checkpoint(checkpoint, data, split, tta, out, batch_size, device, bootstrap, save_figures)
+    from fer_nb.crossdata import is_fer2013_source, evaluate_folder, print_summary   # 05a builds on this notebook
+    try:
+        if data is not None and not is_fer2013_source(data):
+            if tta != 'none' or split != 'PrivateTest': raise ValueError("--tta and --split are for FER2013 only; another dataset is evaluated whole, without TTA")
+            return print_summary(evaluate_folder(data, checkpoint, out, label_map, detector, no_face=no_face, bootstrap=bootstrap))
+        m = evaluate_checkpoint(checkpoint, data, split, tta, out, batch_size, device, bootstrap, save_figures)
     except (ValueError, FileNotFoundError) as e: print(f"fer-evaluate: error: {e}", file=sys.stderr); sys.exit(1)
     lo, hi = m['accuracy_ci95']
     print(f"{m['split']} ({m['n']} images, tta={m['tta']}): accuracy {m['accuracy']:.4f} [{lo:.4f}, {hi:.4f}], "
