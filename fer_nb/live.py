@@ -324,6 +324,16 @@ def run_live(source, pipeline: LivePipeline, sinks=(), max_frames: int | None = 
             'dropped': getattr(source, 'dropped', 0), 'stopped': stopped}
 
 # %% ../nbs/12_live.ipynb #4307165a
+def _batch(source, jsonl, output, jobs, **options):
+    "fer-live's batch mode (`12a_batch`): print a line and the failures; exit 1 when nothing was processed."
+    from fer_nb.batch import run_batch          # 12a builds on this notebook
+    if not jsonl: raise ValueError("--jobs writes one JSON-lines file per input: give --jsonl FOLDER")
+    if output: raise ValueError("--jobs writes JSON lines only: leave out --output")
+    s = run_batch(source, jsonl, jobs, **options)
+    print(f"{s['done']} of {s['inputs']} files, {s['frames']} frames, {s['faces']} faces in {s['seconds']} s with {jobs} processes; wrote {jsonl}")
+    for f in s['failed']: print(f"fer-live: failed: {f['input']}: {f['error']}", file=sys.stderr)
+    if not s['done']: sys.exit(1)
+
 @call_parse
 def fer_live(source: Param('camera index (0, 1, ...), stream URL, video file, image file or folder of images', str, opt=False, nargs='?') = '0',
              checkpoint: str = None,     # model .safetensors or its run folder; None: the model packaged with fer_nb
@@ -346,11 +356,14 @@ def fer_live(source: Param('camera index (0, 1, ...), stream URL, video file, im
              width: int = 640,           # camera capture width
              height: int = 480,          # camera capture height
              no_chart: bool = False,     # do not draw the probability bar chart
+             jobs: int = 0,              # > 0: batch mode, every video and image of the folder in this many processes, one JSON-lines file each in --jsonl (a folder)
             ):
     "Recognise facial emotions live from a camera, a video, an image or a folder: a window, annotated files and/or JSON lines."
     try:
         if show not in ('auto', 'yes', 'no'): raise ValueError(f"--show must be 'auto', 'yes' or 'no', not {show!r}")
         if backend not in BACKENDS: raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+        if jobs: return _batch(source, jsonl, output, jobs, checkpoint=checkpoint, backend=backend, kind=detector, min_face=min_face,
+                               margin=margin, window=window, threshold=threshold, detect_every=detect_every, max_faces=max_faces, align=not no_align)
         src = open_source(source, width, height)
         with src:
             win = show == 'yes' or (show == 'auto' and (src.live or not (output or jsonl)))
