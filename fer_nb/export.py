@@ -92,7 +92,8 @@ def quantize_onnx(checkpoint=None, calib_images=None, n_calib: int = 300, seed: 
         with atomic_path(out) as tmp:
             pre = tmp.with_name(tmp.stem + '.pre.onnx')
             try:
-                quant_pre_process(str(fp32), str(pre))
+                try: quant_pre_process(str(fp32), str(pre))
+                except TypeError: quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)  # CBAM's channel max/mean defeat onnxruntime's symbolic shapes
                 import onnx
                 nodes = onnx.load(str(pre)).graph.node
                 keep_float = [n.name for n in nodes if n.op_type == 'Gemm'] + [next(n.name for n in nodes if n.op_type == 'Conv')]
