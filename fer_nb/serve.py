@@ -23,7 +23,7 @@ except ImportError as e:
 log = logging.getLogger('fer_nb.serve')   # by name: the notebook runs as __main__
 
 # %% auto #0
-__all__ = ['log', 'PAGE_HTML', 'ServerState', 'create_app', 'fer_serve']
+__all__ = ['log', 'PAGE_HTML', 'SERVE_OPTIONS_ENV', 'ServerState', 'create_app', 'app_from_env', 'fer_serve']
 
 # %% ../nbs/14_serve.ipynb #52d8f4d4
 PAGE_HTML = STATIC_DIR / 'page.html'  # the page, a package file: HTML and JavaScript, with __CONFIG__ filled in when served
@@ -105,7 +105,7 @@ def create_app(checkpoint=None,                     # model .safetensors or its 
     @app.get('/health')
     def health():
         ck = getattr(predictor, 'checkpoint', None)
-        return {'status': 'ok', 'version': fer_nb.__version__, 'model': ck.name if ck else None,
+        return {'status': 'ok', 'version': fer_nb.__version__, 'model': ck.name if ck else None, 'pid': os.getpid(),
                 'backend': getattr(predictor, 'backend', None), 'connections': st.connections,
                 'max_connections': st.max_connections, 'frames': st.frames, 'refused': st.refused, 'errors': st.errors,
                 'workers': st.workers, 'uptime_s': round(time.time() - st.started, 1)}
@@ -176,6 +176,16 @@ def create_app(checkpoint=None,                     # model .safetensors or its 
     return app
 
 # %% ../nbs/14_serve.ipynb #eec0496a
+SERVE_OPTIONS_ENV = 'FER_SERVE_OPTIONS'  # how `fer-serve --processes N` hands its options to the worker processes
+
+def app_from_env() -> FastAPI:
+    "The app of one worker process of `fer-serve --processes N`: `create_app` with the options the parent put in $FER_SERVE_OPTIONS."
+    o = json.loads(os.environ[SERVE_OPTIONS_ENV])
+    if o.get('backend') == 'torch':
+        import torch; torch.set_num_threads(o.pop('torch_threads', 1))
+    o.pop('torch_threads', None)
+    return create_app(**o)
+
 @call_parse
 def fer_serve(host: str = '127.0.0.1',          # address to listen on ('0.0.0.0': every interface; browsers give the camera only to https:// or localhost pages)
               port: int = 8000,                  # port to listen on
@@ -189,18 +199,26 @@ def fer_serve(host: str = '127.0.0.1',          # address to listen on ('0.0.0.0
               detector: str = 'yunet',           # face detector: 'yunet' (finds tilted and turned faces) or 'haar' (OpenCV's frontal cascade)
               min_face: int = 48,                # smallest face side to find, in frame pixels
               log_level: str = 'info',           # log level of uvicorn and of fer_nb's own messages: 'warning' for less, 'debug' for more
+              processes: int = 1,                # worker processes behind the one port, each with its own model (uvicorn's workers)
              ):
     "Serve the live facial emotion web app: open http://localhost:8000 in a browser and allow the camera."
     import uvicorn, torch
     logging.basicConfig(level=log_level.upper(), format='%(levelname)s:     %(name)s: %(message)s')  # uvicorn's style
     try:
         if backend not in BACKENDS: raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+        if processes < 1: raise ValueError(f"--processes must be >= 1, not {processes}")
+        share = max(1, (os.cpu_count() or 1) // processes)             # each process gets its share of the cores
+        if processes > 1: workers, threads = workers or share, threads or (share if backend != 'torch' else None)
         if backend == 'torch': torch.set_num_threads(threads or 1)     # this process is ours; one thread spins least
-        app = create_app(checkpoint, backend, max_connections=max_connections, max_bytes=max_bytes, max_pixels=max_pixels,
-                         workers=workers, threads=None if backend == 'torch' else threads,
-                         detector_kw=dict(kind=detector, min_face=min_face))
+        opts = dict(checkpoint=checkpoint, backend=backend, max_connections=max_connections, max_bytes=max_bytes, max_pixels=max_pixels,
+                    workers=workers, threads=None if backend == 'torch' else threads, detector_kw=dict(kind=detector, min_face=min_face))
+        app = create_app(**opts)                                       # bad options fail here, once, whatever the processes
     except (FileNotFoundError, ValueError, RuntimeError) as e:
         print(f"fer-serve: error: {e}", file=sys.stderr); sys.exit(1)
     print(f"fer-serve: {app.state.fer.predictor} on http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}"
-          f"  (open it in a browser and allow the camera; Ctrl+C stops)", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, ws_max_size=max(16 * 2**20, 2 * max_bytes))
+          + (f" in {processes} processes" if processes > 1 else '') + "  (open it in a browser and allow the camera; Ctrl+C stops)", flush=True)
+    ws_max = max(16 * 2**20, 2 * max_bytes)
+    if processes == 1: return uvicorn.run(app, host=host, port=port, log_level=log_level, ws_max_size=ws_max)
+    os.environ[SERVE_OPTIONS_ENV] = json.dumps({**opts, 'checkpoint': str(app.state.fer.predictor.checkpoint), 'torch_threads': threads or 1})
+    del app
+    uvicorn.run('fer_nb.serve:app_from_env', factory=True, host=host, port=port, workers=processes, log_level=log_level, ws_max_size=ws_max)
