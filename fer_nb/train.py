@@ -16,6 +16,7 @@ from .resnet import ResNetFER, STEMS
 from .model import MODELS, create_model, list_models, model_options, save_model, load_model, model_logits, _RESERVED_META
 from .calibration import fit_temperature
 from .losses import make_loss, LOSS_KINDS
+from .distributed import init_distributed, end_distributed, all_reduce_sum, scaled_lr, sync_buffers, LR_SCALING
 
 # %% auto #0
 __all__ = ['CHOICES', 'build_model', 'for_model', 'check_config', 'prepare_data', 'train_one_epoch', 'evaluate',
@@ -23,7 +24,8 @@ __all__ = ['CHOICES', 'build_model', 'for_model', 'check_config', 'prepare_data'
            'load_checkpoint', 'plot_history', 'default_config', 'fit', 'fer_train', 'training_speed']
 
 # %% ../nbs/04_train.ipynb #8f7ecdf7
-CHOICES = {'stem': STEMS, 'optimizer': ('adam', 'adamw', 'sgd'), 'scheduler': ('cosine', 'plateau', 'none'), 'loss': LOSS_KINDS}
+CHOICES = {'stem': STEMS, 'optimizer': ('adam', 'adamw', 'sgd'), 'scheduler': ('cosine', 'plateau', 'none'), 'loss': LOSS_KINDS,
+           'lr_scaling': LR_SCALING, 'sync_bn': (False, True)}
 
 def _takes_pretrained(name: str) -> bool:
     "Whether architecture `name` can start from pretrained weights."
@@ -84,12 +86,14 @@ def prepare_data(cfg: dict) -> dict:
 def _autocast(device):
     return torch.autocast('cuda', dtype=torch.bfloat16) if device.type == 'cuda' else torch.autocast('cpu', enabled=False)
 
-def train_one_epoch(model, X, y, optimizer, loss_fn, augment, epoch, batch_size=64, seed=42, mixup=0.0, on_step=None, progress=True):
-    "Train `model` for one epoch over (X, y) on their device; returns {'loss', 'acc'}; raises FloatingPointError on a non-finite loss."
+def train_one_epoch(model, X, y, optimizer, loss_fn, augment, epoch, batch_size=64, seed=42, mixup=0.0, on_step=None, progress=True,
+                    rank=0, world=1):
+    "Train `model` for one epoch over (X, y) on their device (under DDP: this rank's share of the epoch's order); returns {'loss', 'acc'} over all ranks; raises FloatingPointError on a non-finite loss."
     from tqdm.auto import tqdm
     model.train(); dev = X.device
-    order = torch.randperm(len(X), generator=torch.Generator().manual_seed(seed * 1000 + epoch)).to(dev)
-    steps = math.ceil(len(X) / batch_size)
+    order = torch.randperm(len(X), generator=torch.Generator().manual_seed(seed * 1000 + epoch)).to(dev)   # the same on every rank
+    if world > 1: order = order[:len(order) // world * world][rank::world]    # equal shares: every rank takes the same steps
+    steps = math.ceil(len(order) / batch_size)
     tot_loss, tot_ok, n = torch.zeros((), device=dev), torch.zeros((), device=dev), 0
     bar = tqdm(range(steps), desc=f'epoch {epoch + 1} train', leave=False, disable=not progress, mininterval=1)
     for step in bar:
@@ -108,8 +112,9 @@ def train_one_epoch(model, X, y, optimizer, loss_fn, augment, epoch, batch_size=
         optimizer.zero_grad(set_to_none=True); loss.backward(); optimizer.step()
         tot_loss += loss.detach() * len(yb); tot_ok += (logits.argmax(1) == yb).sum(); n += len(yb)
         if progress and (step % 20 == 0 or step == steps - 1): bar.set_postfix(loss=f"{tot_loss.item() / n:.3f}", acc=f"{tot_ok.item() / n:.3f}")
-        if on_step is not None: on_step(epoch, step, model)
-    return {'loss': tot_loss.item() / n, 'acc': tot_ok.item() / n}
+        if on_step is not None: on_step(epoch, step, getattr(model, 'module', model))
+    loss_sum, ok_sum, n = all_reduce_sum(tot_loss.item(), tot_ok.item(), n)
+    return {'loss': loss_sum / n, 'acc': ok_sum / n}
 
 @torch.no_grad()
 def evaluate(model, X, y=None, loss_fn=None, batch_size=256, mean=NORM_MEAN, std=NORM_STD) -> dict:
@@ -191,26 +196,37 @@ def _out_dir(out) -> Path:
 def fit(cfg: dict | None = None, on_step=None, progress=True, on_epoch=None, **overrides) -> dict:
     "Train as `cfg` (default: the full recipe, updated by `overrides`) says; returns the history and where the results are."
     cfg = check_config({**default_config(), **(cfg or {}), **overrides})
-    dev, out = get_device(cfg['device']), _out_dir(cfg['out']); out.mkdir(parents=True, exist_ok=True)
-    seed_everything(cfg['seed'])
+    ddp, dev = init_distributed(get_device(cfg['device']))       # under torchrun: this rank's process group and device
+    if ddp.world > 1 and cfg['pretrained'] is not None and cfg['freeze_epochs'] > 0:
+        raise ValueError("freeze_epochs with pretrained weights (staged unfreezing) does not work under DDP: set freeze_epochs=0")
+    main, progress = ddp.main, progress and ddp.main                # logs, checkpoints, TensorBoard and bars: rank 0 only
+    out = _out_dir(cfg['out'])
+    if main: out.mkdir(parents=True, exist_ok=True)
+    seed_everything(cfg['seed'] + ddp.rank)                          # other augmentations per rank; DDP copies rank 0's weights
     parts = prepare_data(cfg)
     Xtr, ytr = to_device(parts['train'], dev); Xva, yva = to_device(parts['valid'], dev)
     if cfg['pretrained'] is not None and cfg['freeze_epochs'] == 0: pass
     elif cfg['pretrained'] is None and cfg['freeze_epochs'] > 0 and progress:
         print(f"freeze_epochs={cfg['freeze_epochs']} ignored: no pretrained weights, so the whole network trains from the start")
     model = build_model(cfg).to(dev).to(memory_format=torch.channels_last)
+    if ddp.world > 1 and cfg['sync_bn'] and dev.type == 'cuda': model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    net = nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == 'cuda' else None) if ddp.world > 1 else model
     w = compute_class_weights(parts['train'].labels).to(dev) if cfg['class_weights'] else None
     loss_fn = make_loss(cfg['loss'], weight=w, smoothing=cfg['label_smoothing'])
     val_loss_fn = nn.CrossEntropyLoss()  # plain, comparable across recipes
-    opt, augment = build_optimizer(model, cfg), BatchAugment(erasing_p=cfg['erasing_p'])
+    opt, augment = build_optimizer(model, {**cfg, 'lr': scaled_lr(cfg['lr'], ddp.world, cfg['lr_scaling'])}), BatchAugment(erasing_p=cfg['erasing_p'])
     sched = build_scheduler(opt, cfg)
     start, history, best, bad = 0, [], {'acc': -1.0, 'epoch': -1}, 0
     if cfg['resume'] and (out / 'last.pt').exists():
         ck = load_checkpoint(out / 'last.pt', map_location=dev)
-        changed = {k: (ck['args'][k], cfg[k]) for k in cfg if k not in ('resume', 'epochs', 'patience', 'device') and ck['args'].get(k, default_config()[k]) != cfg[k]}
+        changed = {k: (ck['args'][k], cfg[k]) for k in cfg if k not in ('resume', 'epochs', 'patience', 'device', 'sync_bn') and ck['args'].get(k, default_config()[k]) != cfg[k]}
         if changed: raise ValueError(f"Cannot resume {out / 'last.pt'} with other options: {changed} (checkpoint, now)")
         model.load_state_dict(ck['model']); opt.load_state_dict(ck['optimizer'])
         if sched is not None: sched.load_state_dict(ck['scheduler'])
+        k = scaled_lr(1., ddp.world, cfg['lr_scaling']) / scaled_lr(1., ck.get('world', 1), ck['args'].get('lr_scaling', 'linear'))
+        if k != 1:                                       # written by another number of processes: the lr for this global batch
+            for g in opt.param_groups: g['lr'] *= k; g['initial_lr'] = g.get('initial_lr', g['lr'] / k) * k
+            if sched is not None and hasattr(sched, 'base_lrs'): sched.base_lrs = [b * k for b in sched.base_lrs]
         if isinstance(sched, torch.optim.lr_scheduler.CosineAnnealingLR) and sched.T_max != cfg['epochs']:
             sched.T_max = cfg['epochs']                  # more (or fewer) epochs now: the cosine over the new total, from here on
             for g, base in zip(opt.param_groups, sched.base_lrs):
@@ -221,7 +237,7 @@ def fit(cfg: dict | None = None, on_step=None, progress=True, on_epoch=None, **o
     elif cfg['resume'] and progress: print(f"resume=True but {out / 'last.pt'} does not exist: starting a new run")
     from torch.utils.tensorboard import SummaryWriter
     from tqdm.auto import tqdm
-    tb = SummaryWriter(str(out / 'tb'))
+    tb = SummaryWriter(str(out / 'tb')) if main else None
     ebar = tqdm(range(start, cfg['epochs']), desc='epochs', initial=start, total=cfg['epochs'], disable=not progress)
     try:
         for epoch in ebar:
@@ -229,7 +245,9 @@ def fit(cfg: dict | None = None, on_step=None, progress=True, on_epoch=None, **o
             if frozen_at(epoch, cfg) != getattr(model, 'backbone_frozen', False):
                 model.freeze_backbone() if frozen_at(epoch, cfg) else model.unfreeze_backbone()
             t0 = time.perf_counter()
-            tr = train_one_epoch(model, Xtr, ytr, opt, loss_fn, augment, epoch, cfg['batch_size'], cfg['seed'], cfg['mixup'], on_step, progress)
+            tr = train_one_epoch(net, Xtr, ytr, opt, loss_fn, augment, epoch, cfg['batch_size'], cfg['seed'], cfg['mixup'], on_step, progress,
+                                 ddp.rank, ddp.world)
+            sync_buffers(model)                          # BatchNorm's running statistics: averaged over the ranks
             va = evaluate(model, Xva, yva, val_loss_fn)
             lr_now = opt.param_groups[0]['lr']
             if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau): sched.step(va['acc'])
@@ -240,18 +258,23 @@ def fit(cfg: dict | None = None, on_step=None, progress=True, on_epoch=None, **o
             improved = va['acc'] > best['acc']
             if improved: best, bad = {'acc': va['acc'], 'epoch': epoch}, 0
             else: bad += 1
-            state = {'model': model.state_dict(), 'optimizer': opt.state_dict(), 'scheduler': sched.state_dict() if sched else None,
-                     'epoch': epoch, 'rng': rng_state(), 'best': best, 'bad_epochs': bad, 'history': history, 'args': cfg}
-            save_checkpoint(state, out / 'last.pt')
-            if improved:
-                save_checkpoint(state, out / 'best.pt')
-                save_model(model, out / 'best.safetensors', epoch=epoch + 1, valid_acc=f"{va['acc']:.4f}", recipe=json.dumps(cfg))
-            for k in ('loss', 'acc'): tb.add_scalars(k, {'train': row[f'train_{k}'], 'valid': row[f'valid_{k}']}, epoch + 1)
-            tb.add_scalar('lr', lr_now, epoch + 1)
-            pd.DataFrame(history).to_csv(out / 'history.csv', index=False)
+            if main:                                     # the weights are the same on every rank: one writes them
+                state = {'model': model.state_dict(), 'optimizer': opt.state_dict(), 'scheduler': sched.state_dict() if sched else None,
+                         'epoch': epoch, 'rng': rng_state(), 'best': best, 'bad_epochs': bad, 'history': history, 'args': cfg, 'world': ddp.world}
+                save_checkpoint(state, out / 'last.pt')
+                if improved:
+                    save_checkpoint(state, out / 'best.pt')
+                    save_model(model, out / 'best.safetensors', epoch=epoch + 1, valid_acc=f"{va['acc']:.4f}", recipe=json.dumps(cfg))
+                for k in ('loss', 'acc'): tb.add_scalars(k, {'train': row[f'train_{k}'], 'valid': row[f'valid_{k}']}, epoch + 1)
+                tb.add_scalar('lr', lr_now, epoch + 1)
+                pd.DataFrame(history).to_csv(out / 'history.csv', index=False)
             ebar.set_postfix(train_acc=f"{tr['acc']:.3f}", valid_acc=f"{va['acc']:.3f}", best=f"{best['acc']:.3f}")
             if on_epoch is not None: on_epoch(row)   # e.g. a search's pruner; what it raises stops the run, the checkpoint of this epoch kept
-    finally: tb.close()
+    finally:
+        if tb is not None: tb.close()
+    stopped = 'early' if bad >= cfg['patience'] else 'done'
+    if not main:
+        end_distributed(ddp); return {'history': history, 'best': best, 'out': out, 'stopped': stopped}
     temperature = None
     if (out / 'best.safetensors').exists():             # calibrate the best model on the validation slice (never a test split)
         bm = load_model(out / 'best.safetensors', device=dev)
@@ -260,9 +283,9 @@ def fit(cfg: dict | None = None, on_step=None, progress=True, on_epoch=None, **o
     if history:
         import matplotlib.pyplot as plt
         plt.close(plot_history(history, out / 'training_curves.png'))
-    stopped = 'early' if bad >= cfg['patience'] else 'done'
     json.dump({'best_valid_acc': best['acc'], 'best_epoch': best['epoch'] + 1, 'epochs_run': len(history), 'stopped': stopped, 'temperature': temperature,
-               'train_images': len(Xtr), 'valid_images': len(Xva), 'config': cfg}, open(out / 'summary.json', 'w'), indent=1)
+               'train_images': len(Xtr), 'valid_images': len(Xva), 'processes': ddp.world, 'config': cfg}, open(out / 'summary.json', 'w'), indent=1)
+    end_distributed(ddp)
     return {'history': history, 'best': best, 'out': out, 'stopped': stopped}
 
 # %% ../nbs/04_train.ipynb #350f7746
@@ -293,6 +316,8 @@ def fer_train(data: str = None,            # FER2013 folder/zip/tar/csv; None: l
               valid_pct: float = 0.1,      # share of Training held out for validation
               seed: int = 42,              # seed for split, init, shuffling, augmentation
               device: str = 'auto',        # 'auto', 'cpu', 'cuda', 'mps'
+              sync_bn: bool = False,       # under torchrun on GPUs: BatchNorm statistics over the global batch (SyncBatchNorm)
+              lr_scaling: str = 'linear',  # under torchrun: 'linear' (lr x processes, for the global batch) or 'none'
               out: str = 'runs/default',   # output folder (relative paths are under the project root)
               resume: bool = False,        # continue from out/last.pt
               max_train: int = None,       # cap on training images (quick runs); None: all
@@ -303,7 +328,7 @@ def fer_train(data: str = None,            # FER2013 folder/zip/tar/csv; None: l
     try: r = fit(cfg)
     except ValueError as e:
         import sys; print(f"fer-train: error: {e}", file=sys.stderr); sys.exit(1)
-    print(f"best valid acc {r['best']['acc']:.4f} at epoch {r['best']['epoch'] + 1}; results in {r['out']}")
+    if int(os.environ.get('RANK', 0)) == 0: print(f"best valid acc {r['best']['acc']:.4f} at epoch {r['best']['epoch'] + 1}; results in {r['out']}")
 
 # %% ../nbs/04_train.ipynb #c2199253
 def training_speed(stem='seed',      # model stem
