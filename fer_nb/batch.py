@@ -20,8 +20,13 @@ __all__ = ['VIDEO_EXTS', 'batch_inputs', 'process_file', 'run_batch']
 VIDEO_EXTS = ('.mp4', '.m4v', '.mov', '.avi', '.mkv', '.webm', '.mpg', '.mpeg', '.y4m')
 
 def batch_inputs(source) -> list:
-    "The files a batch processes: `source` itself (a video or an image), or every video and image directly in the folder `source`, sorted."
+    "The files a batch processes: `source` itself (a video or an image), every video and image directly in the folder `source`, or the files a glob pattern such as 'clips/*.mp4' matches; sorted."
     p = Path(source).expanduser()
+    if not p.exists() and any(c in str(source) for c in '*?['):
+        import glob
+        files = sorted(Path(f) for f in glob.glob(str(p)) if Path(f).is_file())
+        if not files: raise FileNotFoundError(f"No file matches {source}")
+        return files
     if not p.exists(): raise FileNotFoundError(f"No such file or folder: {p}")
     files = [p] if p.is_file() else sorted(q for q in p.iterdir() if q.is_file() and not q.name.startswith('.')
                                            and q.suffix.lower() in VIDEO_EXTS + IMAGE_EXTS)

@@ -335,7 +335,7 @@ def _batch(source, jsonl, output, jobs, **options):
     if not s['done']: sys.exit(1)
 
 @call_parse
-def fer_live(source: Param('camera index (0, 1, ...), stream URL, video file, image file or folder of images', str, opt=False, nargs='?') = '0',
+def fer_live(source: Param('camera index (0, 1, ...), stream URL, video file, image file or folder of images (with --jobs also a quoted pattern such as "clips/*.mp4")', str, opt=False, nargs='?') = '0',
              checkpoint: str = None,     # model .safetensors or its run folder; None: the model packaged with fer_nb
              backend: str = 'onnx',      # 'torch', 'onnx' (ONNX Runtime fp32) or 'onnx-int8' (int8, calibrated on FER2013 training images)
              window: float = 1 / 3,      # smoothing window in seconds (each face's probabilities are averaged over it)
