@@ -110,7 +110,7 @@ def comparison_markdown(res: dict) -> str:
     t = res['rows'] if isinstance(res['rows'], pd.DataFrame) else pd.DataFrame(res['rows'])
     g = t.groupby('model', sort=False)
     ci = lambda c: g[c].first().map(lambda v: f"[{100 * v[0]:.1f}, {100 * v[1]:.1f}]")
-    df = pd.DataFrame({'test acc %': (100 * g.test_acc.mean()).round(1), '95% CI (seed 1)': ci('test_acc_ci95'),
+    df = pd.DataFrame({'test acc %': (100 * g.test_acc.mean()).round(1), f'95% CI (seed {t.seed.iloc[0]})': ci('test_acc_ci95'),
                        'macro F1': g.macro_f1.mean().round(3), 'valid acc %': (100 * g.valid_acc.mean()).round(1),
                        'params (M)': (g.params.first() / 1e6).round(2), 'MFLOPs': g.mflops.first().round(0).astype(int)})
     for c, name in (('train_img_s', 'train img/s'), ('ms_fp32', 'ms/face fp32'), ('ms_int8', 'ms/face int8')):
