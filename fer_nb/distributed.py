@@ -23,7 +23,7 @@ class DistInfo:
     rank: int = 0
     world: int = 1
     local_rank: int = 0
-    started: bool = False   # whether `init_distributed` started the process group (and so ends it)
+    started: bool = False   # whether `init_distributed` started the process group (it then lives as long as the process)
     @property
     def main(self) -> bool: return self.rank == 0
 
@@ -42,9 +42,8 @@ def init_distributed(device: torch.device) -> tuple:
     return d, device
 
 def end_distributed(d: DistInfo):
-    "Wait for every rank, and end the process group if `init_distributed` started it."
+    "Wait for every rank. The process group stays: a notebook under torchrun calls `fit` again, and a group cannot be rebuilt under torchrun's store."
     if d.world > 1: dist.barrier()
-    if d.started: dist.destroy_process_group()
 
 def all_reduce_sum(*values) -> list:
     "The sums over all ranks of a few numbers (the same numbers, unchanged, in one process)."

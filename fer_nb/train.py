@@ -197,8 +197,6 @@ def fit(cfg: dict | None = None, on_step=None, progress=True, on_epoch=None, **o
     "Train as `cfg` (default: the full recipe, updated by `overrides`) says; returns the history and where the results are."
     cfg = check_config({**default_config(), **(cfg or {}), **overrides})
     ddp, dev = init_distributed(get_device(cfg['device']))       # under torchrun: this rank's process group and device
-    if ddp.world > 1 and cfg['pretrained'] is not None and cfg['freeze_epochs'] > 0:
-        raise ValueError("freeze_epochs with pretrained weights (staged unfreezing) does not work under DDP: set freeze_epochs=0")
     main, progress = ddp.main, progress and ddp.main                # logs, checkpoints, TensorBoard and bars: rank 0 only
     out = _out_dir(cfg['out'])
     if main: out.mkdir(parents=True, exist_ok=True)
@@ -210,7 +208,8 @@ def fit(cfg: dict | None = None, on_step=None, progress=True, on_epoch=None, **o
         print(f"freeze_epochs={cfg['freeze_epochs']} ignored: no pretrained weights, so the whole network trains from the start")
     model = build_model(cfg).to(dev).to(memory_format=torch.channels_last)
     if ddp.world > 1 and cfg['sync_bn'] and dev.type == 'cuda': model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    net = nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == 'cuda' else None) if ddp.world > 1 else model
+    wrap = lambda m: nn.parallel.DistributedDataParallel(m, device_ids=[dev.index] if dev.type == 'cuda' else None) if ddp.world > 1 else m
+    net = wrap(model)
     w = compute_class_weights(parts['train'].labels).to(dev) if cfg['class_weights'] else None
     loss_fn = make_loss(cfg['loss'], weight=w, smoothing=cfg['label_smoothing'])
     val_loss_fn = nn.CrossEntropyLoss()  # plain, comparable across recipes
@@ -244,6 +243,7 @@ def fit(cfg: dict | None = None, on_step=None, progress=True, on_epoch=None, **o
             if bad >= cfg['patience']: break
             if frozen_at(epoch, cfg) != getattr(model, 'backbone_frozen', False):
                 model.freeze_backbone() if frozen_at(epoch, cfg) else model.unfreeze_backbone()
+                net = wrap(model)                            # DDP syncs the parameters that train when it is built: build it anew
             t0 = time.perf_counter()
             tr = train_one_epoch(net, Xtr, ytr, opt, loss_fn, augment, epoch, cfg['batch_size'], cfg['seed'], cfg['mixup'], on_step, progress,
                                  ddp.rank, ddp.world)
