@@ -71,7 +71,7 @@ HAAR_FRONTAL = 'haarcascade_frontalface_default.xml'
 YUNET_MODEL = SAMPLES_DIR.parent / 'weights' / 'yunet_n_320_320.onnx'  # YuNet (libfacedetection.train, Apache-2.0), 0.3 MB
 DETECTORS = ('yunet', 'haar')
 SMALLEST_FACE = {'yunet': 32, 'haar': 48}  # smallest face (brow to chin) each finds well, in pixels of the image searched (19_detect_bench)
-YUNET_FRAME = (1.02, -0.036)  # YuNet's box to FER2013's square face frame: side x 1.02, centre up 3.6% of the side (medians, 331 Training faces)
+YUNET_FRAME = (1.02, -0.036)  # YuNet's box to FER2013's square face frame: side x 1.02, centre up 3.6% of the side (medians over Training faces)
 
 def clamp_boxes(boxes, width, height, keep=False):
     "Boxes (N,4) as int x, y, w, h clipped to a `width` x `height` frame, those left with a side under 2 pixels dropped (`keep`: also the mask of kept rows)."
