@@ -74,10 +74,11 @@ _FOLDER_OF_SPLIT = {'Training': 'train', 'PublicTest': 'test', 'PrivateTest': 't
 def write_fer2013(data: FERData, dest, fmt='folder', ext='.png') -> Path:
     "Write `data` as a Kaggle image folder ('folder'), a 'zip', a 'tar'/'tar.gz'/'tar.xz' archive, or the original 'csv'."
     dest = Path(dest)
+    if fmt not in ('folder', 'zip', 'tar', 'tar.gz', 'tar.xz', 'csv'):
+        raise ValueError(f"fmt must be 'folder', 'zip', 'tar', 'tar.gz', 'tar.xz' or 'csv', not {fmt!r}")
     if fmt == 'csv':
-        dest.parent.mkdir(parents=True, exist_ok=True)
         inv = {l: i for i, l in enumerate(CSV_ID_TO_LABEL)}  # our label -> csv id
-        with open(dest, 'w', newline='') as f:
+        with atomic_path(dest) as tmp, open(tmp, 'w', newline='') as f:   # a file appears whole or not at all
             w = csv.writer(f); w.writerow(['emotion', 'pixels', 'Usage'])
             for i in np.lexsort((data.names, data.labels, data.splits > 0)):  # the loaders' canonical order
                 img, l, s = data.images[i], data.labels[i], data.splits[i]
@@ -89,15 +90,12 @@ def write_fer2013(data: FERData, dest, fmt='folder', ext='.png') -> Path:
         for rel, b in files.items():
             p = dest / rel; p.parent.mkdir(parents=True, exist_ok=True); p.write_bytes(b)
     elif fmt == 'zip':
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(dest, 'w') as z:
+        with atomic_path(dest) as tmp, zipfile.ZipFile(tmp, 'w') as z:
             for rel, b in files.items(): z.writestr(rel, b)
-    elif fmt in ('tar', 'tar.gz', 'tar.xz'):
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(dest, 'w' + ('' if fmt == 'tar' else ':' + fmt.split('.')[1])) as t:
+    else:
+        with atomic_path(dest) as tmp, tarfile.open(tmp, 'w' + ('' if fmt == 'tar' else ':' + fmt.split('.')[1])) as t:
             for rel, b in files.items():
                 ti = tarfile.TarInfo('fer2013/' + rel); ti.size = len(b); t.addfile(ti, io.BytesIO(b))
-    else: raise ValueError(f"fmt must be 'folder', 'zip', 'tar', 'tar.gz', 'tar.xz' or 'csv', not {fmt!r}")
     return dest
 
 # %% ../nbs/01_data.ipynb #d2ac130f

@@ -4,7 +4,7 @@
 
 # %% ../nbs/04a_distributed.ipynb #0fb90698
 from __future__ import annotations
-import json, os
+import io, json, os
 from dataclasses import dataclass
 from pathlib import Path
 import torch, torch.distributed as dist
@@ -13,8 +13,8 @@ from .core import *
 from .data import eval_transform
 
 # %% auto #0
-__all__ = ['LR_SCALING', 'DistInfo', 'dist_info', 'init_distributed', 'end_distributed', 'all_reduce_sum', 'sync_buffers',
-           'scaled_lr', 'spawn_local', 'params_vector', 'fit_and_check', 'one_step']
+__all__ = ['LR_SCALING', 'DistInfo', 'dist_info', 'init_distributed', 'end_distributed', 'all_reduce_sum', 'broadcast_object',
+           'gather_object', 'sync_buffers', 'scaled_lr', 'spawn_local', 'params_vector', 'fit_and_check', 'one_step']
 
 # %% ../nbs/04a_distributed.ipynb #99bd99af
 @dataclass
@@ -33,12 +33,12 @@ def dist_info() -> DistInfo:
     return DistInfo(int(e.get('RANK', 0)), int(e.get('WORLD_SIZE', 1)), int(e.get('LOCAL_RANK', 0)))
 
 def init_distributed(device: torch.device) -> tuple:
-    "(DistInfo, device): under torchrun, join the process group (NCCL on GPUs, Gloo on CPU) and take this rank's GPU; alone, nothing changes."
+    "(DistInfo, device): under torchrun, join the process group (NCCL for GPU tensors, Gloo for CPU ones) and take this rank's GPU; alone, nothing changes."
     d = dist_info()
     if d.world == 1: return d, device
     if device.type == 'cuda': device = torch.device('cuda', d.local_rank); torch.cuda.set_device(device)
-    if not dist.is_initialized():
-        dist.init_process_group('nccl' if device.type == 'cuda' else 'gloo'); d.started = True
+    if not dist.is_initialized():   # on GPUs, Gloo too: a notebook's tests train small CPU models in the same group
+        dist.init_process_group('cpu:gloo,cuda:nccl' if device.type == 'cuda' else 'gloo'); d.started = True
     return d, device
 
 def end_distributed(d: DistInfo):
@@ -51,6 +51,22 @@ def all_reduce_sum(*values) -> list:
     t = torch.tensor([float(v) for v in values], dtype=torch.float64)
     if dist.get_backend() == 'nccl': t = t.cuda()
     dist.all_reduce(t); return t.tolist()
+
+def _pack(obj) -> bytes:
+    b = io.BytesIO(); torch.save(obj, b); return b.getvalue()
+
+def _unpack(b: bytes): return torch.load(io.BytesIO(b), weights_only=True)
+
+def broadcast_object(obj, src: int = 0):
+    "Rank `src`'s `obj` (tensors and plain Python values) on every rank; `obj` itself in one process."
+    if not (dist.is_available() and dist.is_initialized()): return obj
+    box = [_pack(obj)]; dist.broadcast_object_list(box, src); return _unpack(box[0])   # torch.save's format: tensors travel as data
+
+def gather_object(obj, dst: int = 0) -> list | None:
+    "Every rank's `obj` (tensors and plain Python values), in rank order, on rank `dst` (None on the others); [obj] in one process."
+    if not (dist.is_available() and dist.is_initialized()): return [obj]
+    out = [None] * dist.get_world_size() if dist.get_rank() == dst else None
+    dist.gather_object(_pack(obj), out, dst); return [_unpack(b) for b in out] if out is not None else None
 
 def sync_buffers(model):
     "Average the float buffers (BatchNorm's running statistics) over the ranks, so that every rank validates, and rank 0 saves, the same model."
@@ -86,14 +102,18 @@ def params_vector(model) -> torch.Tensor:
     "All of a model's parameters as one float64 vector."
     return torch.cat([p.detach().double().flatten().cpu() for p in model.parameters()])
 
-def fit_and_check(cfg: dict, report: str):
-    "A test worker: `fit(cfg)` under DDP, checking after every step that all ranks hold the same weights; each rank writes `report`-<rank>.json."
+def fit_and_check(cfg: dict, report: str, stop_after: int | None = None):
+    "A test worker: `fit(cfg)` under DDP, checking after every step that all ranks hold the same weights; each rank writes `report`-<rank>.json; `stop_after`: killed after that epoch."
     from fer_nb.train import fit
     steps, worst = [0], [0.0]
     def check(epoch, step, model):
         v = params_vector(model); vs = [torch.empty_like(v) for _ in range(dist.get_world_size())]
         dist.all_gather(vs, v); worst[0] = max(worst[0], max(float((x - v).abs().max()) for x in vs)); steps[0] += 1
-    r = fit(cfg, on_step=check, progress=False)
+    class Killed(Exception): pass
+    def kill(row):
+        if row['epoch'] == stop_after: raise Killed()
+    try: r = fit(cfg, on_step=check, on_epoch=kill, progress=False)
+    except Killed: r = {'history': None}
     Path(f"{report}-{dist_info().rank}.json").write_text(json.dumps({'steps': steps[0], 'max_diff': worst[0], 'history': r['history']}))
 
 def one_step(X, y, batch_size: int, out: str):

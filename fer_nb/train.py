@@ -16,7 +16,7 @@ from .resnet import ResNetFER, STEMS
 from .model import MODELS, create_model, list_models, model_options, save_model, load_model, model_logits, _RESERVED_META
 from .calibration import fit_temperature
 from .losses import make_loss, LOSS_KINDS
-from .distributed import init_distributed, end_distributed, all_reduce_sum, scaled_lr, sync_buffers, LR_SCALING
+from .distributed import init_distributed, end_distributed, all_reduce_sum, broadcast_object, gather_object, scaled_lr, sync_buffers, LR_SCALING
 
 # %% auto #0
 __all__ = ['CHOICES', 'build_model', 'for_model', 'check_config', 'prepare_data', 'train_one_epoch', 'evaluate',
@@ -106,7 +106,9 @@ def train_one_epoch(model, X, y, optimizer, loss_fn, augment, epoch, batch_size=
             target = lam * F.one_hot(yb, NUM_CLASSES).float() + (1 - lam) * F.one_hot(yb[perm], NUM_CLASSES).float()
         with _autocast(dev): logits = model(xb)
         loss = loss_fn(logits.float(), target)
-        if not torch.isfinite(loss):
+        bad = not torch.isfinite(loss)
+        if world > 1: bad = all_reduce_sum(bad)[0] > 0     # one rank's NaN stops every rank here, not in a collective that waits for ever
+        if bad:
             raise FloatingPointError(f"The loss became {loss.item()} at epoch {epoch + 1}, step {step + 1}: stopping. "
                                      "The last good checkpoint is untouched; try a lower lr, or check the data.")
         optimizer.zero_grad(set_to_none=True); loss.backward(); optimizer.step()
@@ -216,8 +218,9 @@ def fit(cfg: dict | None = None, on_step=None, progress=True, on_epoch=None, **o
     opt, augment = build_optimizer(model, {**cfg, 'lr': scaled_lr(cfg['lr'], ddp.world, cfg['lr_scaling'])}), BatchAugment(erasing_p=cfg['erasing_p'])
     sched = build_scheduler(opt, cfg)
     start, history, best, bad = 0, [], {'acc': -1.0, 'epoch': -1}, 0
-    if cfg['resume'] and (out / 'last.pt').exists():
-        ck = load_checkpoint(out / 'last.pt', map_location=dev)
+    ck = load_checkpoint(out / 'last.pt') if cfg['resume'] and main and (out / 'last.pt').exists() else None
+    ck = broadcast_object(ck)                            # rank 0 reads the checkpoint for all: no shared file system needed
+    if ck is not None:
         changed = {k: (ck['args'][k], cfg[k]) for k in cfg if k not in ('resume', 'epochs', 'patience', 'device', 'sync_bn') and ck['args'].get(k, default_config()[k]) != cfg[k]}
         if changed: raise ValueError(f"Cannot resume {out / 'last.pt'} with other options: {changed} (checkpoint, now)")
         model.load_state_dict(ck['model']); opt.load_state_dict(ck['optimizer'])
@@ -231,7 +234,8 @@ def fit(cfg: dict | None = None, on_step=None, progress=True, on_epoch=None, **o
             for g, base in zip(opt.param_groups, sched.base_lrs):
                 g['lr'] = cfg['eta_min'] + (base - cfg['eta_min']) * (1 + math.cos(math.pi * sched.last_epoch / cfg['epochs'])) / 2
         start, history, best, bad = ck['epoch'] + 1, ck['history'], ck['best'], ck['bad_epochs']
-        set_rng_state(ck['rng'])
+        if ck.get('world', 1) == ddp.world: set_rng_state(ck['rng_ranks'][ddp.rank] if ddp.world > 1 else ck['rng'])
+        elif ddp.main: set_rng_state(ck['rng'])          # another number of processes: exact for rank 0 only (the others keep their seeds)
         if progress: print(f"resuming {out / 'last.pt'} after epoch {start} (best valid acc {best['acc']:.4f} at epoch {best['epoch'] + 1})")
     elif cfg['resume'] and progress: print(f"resume=True but {out / 'last.pt'} does not exist: starting a new run")
     from torch.utils.tensorboard import SummaryWriter
@@ -252,15 +256,18 @@ def fit(cfg: dict | None = None, on_step=None, progress=True, on_epoch=None, **o
             lr_now = opt.param_groups[0]['lr']
             if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau): sched.step(va['acc'])
             elif sched is not None: sched.step()
+            seconds = all_reduce_sum(time.perf_counter() - t0)[0] / ddp.world   # the ranks' mean: one history, the same on every rank
             row = {'epoch': epoch + 1, 'lr': lr_now, 'train_loss': tr['loss'], 'train_acc': tr['acc'], 'valid_loss': va['loss'],
-                   'valid_acc': va['acc'], 'frozen': getattr(model, 'backbone_frozen', False), 'seconds': time.perf_counter() - t0}
+                   'valid_acc': va['acc'], 'frozen': getattr(model, 'backbone_frozen', False), 'seconds': seconds}
             history.append(row)
             improved = va['acc'] > best['acc']
             if improved: best, bad = {'acc': va['acc'], 'epoch': epoch}, 0
             else: bad += 1
+            rngs = gather_object(rng_state())            # every rank's random state (their augmentations differ), on rank 0
             if main:                                     # the weights are the same on every rank: one writes them
                 state = {'model': model.state_dict(), 'optimizer': opt.state_dict(), 'scheduler': sched.state_dict() if sched else None,
-                         'epoch': epoch, 'rng': rng_state(), 'best': best, 'bad_epochs': bad, 'history': history, 'args': cfg, 'world': ddp.world}
+                         'epoch': epoch, 'rng': rngs[0], 'best': best, 'bad_epochs': bad, 'history': history, 'args': cfg, 'world': ddp.world}
+                if ddp.world > 1: state['rng_ranks'] = rngs
                 save_checkpoint(state, out / 'last.pt')
                 if improved:
                     save_checkpoint(state, out / 'best.pt')
