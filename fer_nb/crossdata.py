@@ -158,8 +158,8 @@ def face_crop(img, detector: FaceDetector, align: bool = True, margin: float = 0
     if k > 1: gray = cv2.resize(gray, None, fx=k, fy=k, interpolation=cv2.INTER_LINEAR)
     pad = int(0.25 * max(gray.shape))                                           # ... and give the detector some context around them
     gray = cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-    detector.min_face = max(detector.smallest, int(0.2 * (min(gray.shape) - 2 * pad)))  # the face is the picture's subject
-    boxes, eyes = detector.detect_gray(gray, eyes=True)
+    min_face = max(detector.smallest, int(0.2 * (min(gray.shape) - 2 * pad)))  # the face is the picture's subject
+    boxes, eyes = detector.detect_gray(gray, eyes=True, min_face=min_face)
     if len(boxes) == 0: return None, False
     i = int(np.argmax(boxes[:, 2] * boxes[:, 3]))
     return crop_faces(gray, boxes[i:i + 1], margin, eyes[i:i + 1] if align else None)[0], True

@@ -158,9 +158,9 @@ class FaceDetector:
         cx, cy = f[ok, 0] + f[ok, 2] / 2, f[ok, 1] + f[ok, 3] / 2 + dy * side[ok]
         return np.stack([cx - s / 2, cy - s / 2, s, s], 1), f[ok, 4:8].reshape(-1, 2, 2).astype(float)  # landmarks: eye, eye, nose, mouth corners
 
-    def detect_gray(self, gray: np.ndarray, eyes: bool = False):
-        "Face boxes (N,4) int x, y, w, h in a uint8 gray image, left to right; with `eyes`, also their eye centres (N,2,2) (NaN from Haar)."
-        H, W = gray.shape[:2]; s = min(1.0, self.smallest / self.min_face)
+    def detect_gray(self, gray: np.ndarray, eyes: bool = False, min_face: int | None = None):
+        "Face boxes (N,4) int x, y, w, h in a uint8 gray image, left to right; with `eyes`, also their eye centres (N,2,2) (NaN from Haar); `min_face`: this call's instead of the detector's."
+        H, W = gray.shape[:2]; s = min(1.0, self.smallest / (min_face or self.min_face))
         if s < 1: gray = cv2.resize(gray, (max(1, round(W * s)), max(1, round(H * s))), interpolation=cv2.INTER_AREA)
         b, e = self._search(gray, self.smallest)
         boxes, k = clamp_boxes(b / s, W, H, keep=True); e = e[k] / s
