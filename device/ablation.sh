@@ -6,7 +6,10 @@
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 -d .whl "fastcore<2"   # the one missing package there
 # then: run(command="bash device/ablation.sh", carry=["data/fer2013.tar.xz", ".whl"], timeout_s=560)
 # The device machine has torch, torchvision, opencv, sklearn, statsmodels, seaborn, onnx(runtime), safetensors, tensorboard.
-# EPOCHS, LONG_EPOCHS, PARALLEL and BUDGET_S size the run; the speed table printed first says what they can buy.
+# EPOCHS, LONG_EPOCHS, PARALLEL and BUDGET_S size the run. The defaults are a guess (the H200's speed on these networks
+# has not been measured): 7 rows + 2 more seeds of the final recipe, about 9 million training images in all at 20/60
+# epochs. The speed table printed first (and kept in $OUT) says what a later call can afford; runs/ does not survive the
+# machine, so each call starts its runs anew. If the ablation outruns BUDGET_S, the summaries and metrics written so far still come back.
 # EXTRA passes more fer-ablation options. A CPU smoke test of this script, here:
 #   OUT=/tmp/abl RUNS=/tmp/abl-runs RESULTS=/tmp/abl-results DEVICE=cpu PARALLEL=2 EPOCHS=1 LONG_EPOCHS=1 EXTRA="--max_train 200 --width 16 --final_seeds 0" bash device/ablation.sh
 set -uo pipefail
@@ -23,7 +26,7 @@ print('| stem | batch | train img/s |'); print('|---|---|---|')
 for stem in ('seed', 'cifar'):
     for bs in (64, 256): print(f"| {stem} | {bs} | {training_speed(stem, dev, bs, steps=steps, warmup=2):.0f} |")
 PY
-timeout "${BUDGET_S:-420}" python3 -m fer_nb.ablation --epochs "${EPOCHS:-30}" --long_epochs "${LONG_EPOCHS:-100}" \
+timeout "${BUDGET_S:-420}" python3 -m fer_nb.ablation --epochs "${EPOCHS:-20}" --long_epochs "${LONG_EPOCHS:-60}" \
   --parallel "${PARALLEL:-8}" --device "$DEVICE" --data data/fer2013.tar.xz --out "$RUNS" --results "$RESULTS" \
   ${EXTRA:-} 2>&1 | tee "$OUT/ablation.log"
 # one archive of everything but the weights; the best final-recipe weights (chosen on validation) in 15 MiB parts

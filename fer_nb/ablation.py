@@ -11,8 +11,8 @@ from fastcore.script import call_parse
 from .core import *
 
 # %% auto #0
-__all__ = ['ABLATION', 'FINAL', 'TTA_ROW', 'STEM_ROW', 'slug', 'ablation_plan', 'train_runs', 'score_runs', 'ladder_comparisons',
-           'ablation_table', 'seed_spread', 'ablation_markdown', 'run_ablation', 'fer_ablation']
+__all__ = ['ABLATION', 'FINAL', 'TTA_ROW', 'STEM_ROW', 'slug', 'ablation_plan', 'in_workers', 'train_runs', 'score_runs',
+           'ladder_comparisons', 'ablation_table', 'seed_spread', 'ablation_markdown', 'run_ablation', 'fer_ablation']
 
 # %% ../nbs/20_ablation.ipynb #3037906e
 ABLATION = (   # (row, the options it adds to the rows above it)
@@ -44,6 +44,21 @@ def ablation_plan(epochs: int = 60, long_epochs: int = 200, stem: str = 'cifar',
     return rows
 
 # %% ../nbs/20_ablation.ipynb #ef908c99
+def in_workers(fn: str, jobs: dict, parallel: int = 1, desc: str = 'runs', progress: bool = True, done=None) -> dict:
+    "Call this module's function `fn` on each {key: args} in `parallel` worker processes; {key: result}; `done(key, result)` as each ends."
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from multiprocessing import get_context
+    from tqdm.auto import tqdm
+    from fer_nb import ablation                      # workers import the installed module, even from a notebook
+    threads = max(1, (os.cpu_count() or 1) // max(1, parallel))
+    out = {}
+    with ProcessPoolExecutor(max(1, parallel), mp_context=get_context('spawn')) as ex:
+        futs = {ex.submit(getattr(ablation, fn), *args, threads): k for k, args in jobs.items()}
+        for f in tqdm(as_completed(futs), total=len(futs), desc=desc, disable=not progress):
+            out[futs[f]] = f.result()
+            if done is not None: done(futs[f], out[futs[f]])
+    return {k: out[k] for k in jobs}
+
 def _train_job(cfg: dict, threads: int) -> dict:
     "One run in a worker process: `fit(cfg)` quietly; its summary, or the error it raised."
     from fer_nb.train import fit
@@ -53,33 +68,29 @@ def _train_job(cfg: dict, threads: int) -> dict:
 
 def train_runs(jobs: dict, parallel: int = 1, progress: bool = True) -> dict:
     "Train each {key: fit options} (with its own `out`), `parallel` at a time in worker processes; {key: summary or {'error': ...}}."
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from multiprocessing import get_context
     from tqdm.auto import tqdm
-    from fer_nb import ablation                      # workers import the installed module, even from a notebook
-    threads = max(1, (os.cpu_count() or 1) // max(1, parallel))
-    with ProcessPoolExecutor(max(1, parallel), mp_context=get_context('spawn')) as ex:
-        futs = {ex.submit(ablation._train_job, cfg, threads): k for k, cfg in jobs.items()}
-        done = {}
-        for f in tqdm(as_completed(futs), total=len(futs), desc='runs', disable=not progress):
-            k, s = futs[f], f.result(); done[k] = s
-            if progress and 'error' not in s: tqdm.write(f"{k}: best valid acc {s['best_valid_acc']:.4f} at epoch {s['best_epoch']} of {s['epochs_run']}")
-    for k, s in done.items():
-        if 'error' in s: print(f"run {k} failed: {s['error']}")
-    return {k: done[k] for k in jobs}
+    def report(k, s):
+        if 'error' in s: tqdm.write(f"run {k} failed: {s['error']}")
+        elif progress: tqdm.write(f"{k}: best valid acc {s['best_valid_acc']:.4f} at epoch {s['best_epoch']} of {s['epochs_run']}")
+    return in_workers('_train_job', {k: (cfg,) for k, cfg in jobs.items()}, parallel, 'runs', progress, report)
 
 # %% ../nbs/20_ablation.ipynb #7a361255
-def score_runs(runs: dict, results, data=None, device='auto', bootstrap: int = 1000, progress: bool = True) -> dict:
-    "Evaluate each {(row, seed): run folder} on PrivateTest (the final recipe also with ten-crop TTA and on both test splits); {(row, seed, split, tta): metrics}."
+def _score_job(run, row: str, seed: int, results, data, device, bootstrap: int, threads: int) -> dict:
+    "Score one run in a worker process: {(split, tta): metrics}, or the error it raised."
     from fer_nb.evaluate import evaluate_checkpoint
-    from tqdm.auto import tqdm
-    scores = {}
-    for (row, seed), run in tqdm(runs.items(), desc='scoring', disable=not progress):
-        todo = [('PrivateTest', 'none')] + ([('PrivateTest', 'tencrop'), ('both', 'none'), ('both', 'tencrop')] if row == FINAL else [])
-        for split, tta in todo:
-            scores[(row, seed, split, tta)] = evaluate_checkpoint(Path(run) / 'best.safetensors', data, split, tta, device=device, bootstrap=bootstrap,
-                                                                 out=Path(results) / f'{slug(row)}-s{seed}' / f'{split}-{tta}')
-    return scores
+    torch.set_num_threads(threads)
+    todo = [('PrivateTest', 'none')] + ([('PrivateTest', 'tencrop'), ('both', 'none'), ('both', 'tencrop')] if row == FINAL else [])
+    try: return {(split, tta): evaluate_checkpoint(Path(run) / 'best.safetensors', data, split, tta, device=device, bootstrap=bootstrap,
+                                                   out=Path(results) / f'{slug(row)}-s{seed}' / f'{split}-{tta}') for split, tta in todo}
+    except Exception as e: return {'error': f"{type(e).__name__}: {e}"}
+
+def score_runs(runs: dict, results, data=None, device='auto', bootstrap: int = 1000, parallel: int = 1, progress: bool = True) -> dict:
+    "Evaluate each {(row, seed): run folder} on PrivateTest (the final recipe also with ten-crop TTA and on both test splits), `parallel` at a time; {(row, seed, split, tta): metrics}."
+    done = in_workers('_score_job', {(row, seed): (run, row, seed, str(results), data, device, bootstrap) for (row, seed), run in runs.items()},
+                      parallel, 'scoring', progress)
+    failed = {k: v['error'] for k, v in done.items() if 'error' in v}
+    if failed: raise RuntimeError(f"Scoring failed for {failed}")
+    return {(row, seed, split, tta): m for (row, seed), ms in done.items() for (split, tta), m in ms.items()}
 
 def ladder_comparisons(results, seed: int = 0, names=None) -> list:
     "Each row against the row above it (TTA against the final recipe, the other stem against the final recipe), on PrivateTest's images."
@@ -152,7 +163,7 @@ def run_ablation(epochs: int = 60, long_epochs: int = 200, seeds=(0,), final_see
     failed = {f'{k[0]} seed {k[1]}': v['error'] for k, v in done.items() if 'error' in v}
     if failed: raise RuntimeError(f"{len(failed)} run(s) failed: {failed}")
     runs = {k: v['out'] for k, v in jobs.items()}
-    scores = score_runs(runs, results, base.get('data'), base.get('device', 'auto'), bootstrap, progress)
+    scores = score_runs(runs, results, base.get('data'), base.get('device', 'auto'), bootstrap, parallel, progress)
     comps = ladder_comparisons(results, seeds[0])
     fs = sorted({*seeds, *final_seeds})
     best = max(fs, key=lambda s: json.loads((Path(runs[(FINAL, s)]) / 'summary.json').read_text())['best_valid_acc'])

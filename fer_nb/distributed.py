@@ -102,11 +102,13 @@ def params_vector(model) -> torch.Tensor:
     "All of a model's parameters as one float64 vector."
     return torch.cat([p.detach().double().flatten().cpu() for p in model.parameters()])
 
-def fit_and_check(cfg: dict, report: str, stop_after: int | None = None):
-    "A test worker: `fit(cfg)` under DDP, checking after every step that all ranks hold the same weights; each rank writes `report`-<rank>.json; `stop_after`: killed after that epoch."
+def fit_and_check(cfg: dict, report: str, stop_after: int | None = None, nan_on_rank: int | None = None):
+    "A test worker: `fit(cfg)` under DDP, checking after every step that all ranks hold the same weights; each rank writes `report`-<rank>.json; `stop_after`: killed after that epoch; `nan_on_rank`: that rank's weights become NaN after step 2."
     from fer_nb.train import fit
-    steps, worst = [0], [0.0]
+    steps, worst, rank = [0], [0.0], dist_info().rank
     def check(epoch, step, model):
+        if rank == nan_on_rank and (epoch, step) == (0, 1):
+            with torch.no_grad(): next(model.parameters()).fill_(float('nan'))
         v = params_vector(model); vs = [torch.empty_like(v) for _ in range(dist.get_world_size())]
         dist.all_gather(vs, v); worst[0] = max(worst[0], max(float((x - v).abs().max()) for x in vs)); steps[0] += 1
     class Killed(Exception): pass
@@ -114,7 +116,8 @@ def fit_and_check(cfg: dict, report: str, stop_after: int | None = None):
         if row['epoch'] == stop_after: raise Killed()
     try: r = fit(cfg, on_step=check, on_epoch=kill, progress=False)
     except Killed: r = {'history': None}
-    Path(f"{report}-{dist_info().rank}.json").write_text(json.dumps({'steps': steps[0], 'max_diff': worst[0], 'history': r['history']}))
+    except FloatingPointError as e: r = {'history': None, 'error': str(e)}
+    Path(f"{report}-{rank}.json").write_text(json.dumps({'steps': steps[0], 'max_diff': worst[0], 'history': r['history'], 'error': r.get('error')}))
 
 def one_step(X, y, batch_size: int, out: str):
     "A test worker: one training step of a small BatchNorm-free network on (X, y) with `train_one_epoch`; rank 0 saves the weights to `out`."

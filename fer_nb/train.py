@@ -106,10 +106,10 @@ def train_one_epoch(model, X, y, optimizer, loss_fn, augment, epoch, batch_size=
             target = lam * F.one_hot(yb, NUM_CLASSES).float() + (1 - lam) * F.one_hot(yb[perm], NUM_CLASSES).float()
         with _autocast(dev): logits = model(xb)
         loss = loss_fn(logits.float(), target)
-        bad = not torch.isfinite(loss)
-        if world > 1: bad = all_reduce_sum(bad)[0] > 0     # one rank's NaN stops every rank here, not in a collective that waits for ever
+        mine = not torch.isfinite(loss)
+        bad = all_reduce_sum(mine)[0] > 0 if world > 1 else mine   # one rank's NaN stops every rank here, not in a collective that waits for ever
         if bad:
-            raise FloatingPointError(f"The loss became {loss.item()} at epoch {epoch + 1}, step {step + 1}: stopping. "
+            raise FloatingPointError(f"The loss became {loss.item() if mine else 'non-finite on another process'} at epoch {epoch + 1}, step {step + 1}: stopping. "
                                      "The last good checkpoint is untouched; try a lower lr, or check the data.")
         optimizer.zero_grad(set_to_none=True); loss.backward(); optimizer.step()
         tot_loss += loss.detach() * len(yb); tot_ok += (logits.argmax(1) == yb).sum(); n += len(yb)
