@@ -4,17 +4,14 @@
 
 # %% ../nbs/04a_distributed.ipynb #0fb90698
 from __future__ import annotations
-import io, json, os
+import io, os
 from dataclasses import dataclass
-from pathlib import Path
 import torch, torch.distributed as dist
-from torch import nn
 from .core import *
-from .data import eval_transform
 
 # %% auto #0
 __all__ = ['LR_SCALING', 'DistInfo', 'dist_info', 'init_distributed', 'end_distributed', 'all_reduce_sum', 'broadcast_object',
-           'gather_object', 'sync_buffers', 'scaled_lr', 'spawn_local', 'params_vector', 'fit_and_check', 'one_step']
+           'gather_object', 'sync_buffers', 'scaled_lr']
 
 # %% ../nbs/04a_distributed.ipynb #99bd99af
 @dataclass
@@ -81,52 +78,3 @@ def scaled_lr(lr: float, world: int, rule: str = 'linear') -> float:
     "The learning rate for `world` processes that each take a batch: 'linear' multiplies it by `world` (Goyal et al. 2017), 'none' keeps it."
     if rule not in LR_SCALING: raise ValueError(f"lr_scaling must be one of {LR_SCALING}, not {rule!r}")
     return lr * world if rule == 'linear' else lr
-
-# %% ../nbs/04a_distributed.ipynb #bd2c4465
-def _entry(rank: int, world: int, port: int, target: str, args):
-    "What each spawned process runs: torchrun's environment, then the function `target` ('module:function') on `args`."
-    import importlib
-    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
-    torch.set_num_threads(1)
-    mod, name = target.split(':')
-    getattr(importlib.import_module(mod), name)(*args)
-
-def spawn_local(target: str, world: int = 2, *args):
-    "Run the function `target` ('module:function', imported in each process) on `args` in `world` local processes with torchrun's environment: a test's torchrun."
-    import socket
-    from fer_nb import distributed                # the installed module's entry point pickles by name, even from a notebook
-    with socket.socket() as s: s.bind(('127.0.0.1', 0)); port = s.getsockname()[1]
-    torch.multiprocessing.spawn(distributed._entry, args=(world, port, target, args), nprocs=world, join=True)
-
-def params_vector(model) -> torch.Tensor:
-    "All of a model's parameters as one float64 vector."
-    return torch.cat([p.detach().double().flatten().cpu() for p in model.parameters()])
-
-def fit_and_check(cfg: dict, report: str, stop_after: int | None = None, nan_on_rank: int | None = None):
-    "A test worker: `fit(cfg)` under DDP, checking after every step that all ranks hold the same weights; each rank writes `report`-<rank>.json; `stop_after`: killed after that epoch; `nan_on_rank`: that rank's weights become NaN after step 2."
-    from fer_nb.train import fit
-    steps, worst, rank = [0], [0.0], dist_info().rank
-    def check(epoch, step, model):
-        if rank == nan_on_rank and (epoch, step) == (0, 1):
-            with torch.no_grad(): next(model.parameters()).fill_(float('nan'))
-        v = params_vector(model); vs = [torch.empty_like(v) for _ in range(dist.get_world_size())]
-        dist.all_gather(vs, v); worst[0] = max(worst[0], max(float((x - v).abs().max()) for x in vs)); steps[0] += 1
-    class Killed(Exception): pass
-    def kill(row):
-        if row['epoch'] == stop_after: raise Killed()
-    try: r = fit(cfg, on_step=check, on_epoch=kill, progress=False)
-    except Killed: r = {'history': None}
-    except FloatingPointError as e: r = {'history': None, 'error': str(e)}
-    Path(f"{report}-{rank}.json").write_text(json.dumps({'steps': steps[0], 'max_diff': worst[0], 'history': r['history'], 'error': r.get('error')}))
-
-def one_step(X, y, batch_size: int, out: str):
-    "A test worker: one training step of a small BatchNorm-free network on (X, y) with `train_one_epoch`; rank 0 saves the weights to `out`."
-    from fer_nb.train import train_one_epoch
-    d, dev = init_distributed(torch.device('cpu'))
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv2d(1, 4, 5, stride=2), nn.ReLU(), nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(64, NUM_CLASSES))
-    net = nn.parallel.DistributedDataParallel(model) if d.world > 1 else model
-    opt = torch.optim.SGD(model.parameters(), lr=0.5)
-    train_one_epoch(net, X, y, opt, nn.CrossEntropyLoss(), eval_transform(), 0, batch_size, seed=3, progress=False, rank=d.rank, world=d.world)
-    if d.main: torch.save(model.state_dict(), out)
-    end_distributed(d)
