@@ -11,7 +11,7 @@ from fastcore.script import call_parse
 from .core import *
 
 # %% auto #0
-__all__ = ['ABLATION', 'FINAL', 'TTA_ROW', 'STEM_ROW', 'slug', 'ablation_plan', 'in_workers', 'train_runs', 'score_runs',
+__all__ = ['ABLATION', 'FINAL', 'TTA_ROW', 'STEM_ROW', 'seed_list', 'slug', 'ablation_plan', 'train_runs', 'score_runs',
            'ladder_comparisons', 'ablation_table', 'seed_spread', 'ablation_markdown', 'run_ablation', 'fer_ablation']
 
 # %% ../nbs/20_ablation.ipynb #3037906e
@@ -27,6 +27,10 @@ ABLATION = (   # (row, the options it adds to the rows above it)
 )
 FINAL = ABLATION[-1][0]     # the final recipe: every row of the ladder
 TTA_ROW, STEM_ROW = '+ ten-crop TTA', 'other stem'
+
+def seed_list(s) -> tuple:
+    "Seeds from a comma-separated string (or one int): '0,1,2' -> (0, 1, 2)."
+    return tuple(int(x) for x in str(s).split(','))
 
 def slug(name: str) -> str:
     "A folder name for a row: '+ label smoothing' -> 'label-smoothing'."
@@ -44,58 +48,45 @@ def ablation_plan(epochs: int = 60, long_epochs: int = 200, stem: str = 'cifar',
     return rows
 
 # %% ../nbs/20_ablation.ipynb #ef908c99
-def in_workers(fn: str, jobs: dict, parallel: int = 1, desc: str = 'runs', progress: bool = True, done=None) -> dict:
-    "Call this module's function `fn` on each {key: args} in `parallel` worker processes; {key: result}; `done(key, result)` as each ends."
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from multiprocessing import get_context
-    from tqdm.auto import tqdm
-    from fer_nb import ablation                      # workers import the installed module, even from a notebook
-    threads = max(1, (os.cpu_count() or 1) // max(1, parallel))
-    out = {}
-    with ProcessPoolExecutor(max(1, parallel), mp_context=get_context('spawn')) as ex:
-        futs = {ex.submit(getattr(ablation, fn), *args, threads): k for k, args in jobs.items()}
-        for f in tqdm(as_completed(futs), total=len(futs), desc=desc, disable=not progress):
-            out[futs[f]] = f.result()
-            if done is not None: done(futs[f], out[futs[f]])
-    return {k: out[k] for k in jobs}
+def _threads(parallel: int) -> int: return max(1, (os.cpu_count() or 1) // max(1, parallel))   # each worker's share of the cores
 
 def _train_job(cfg: dict, threads: int) -> dict:
-    "One run in a worker process: `fit(cfg)` quietly; its summary, or the error it raised."
+    "One run in a worker process: `fit(cfg)` quietly; its summary."
     from fer_nb.train import fit
     torch.set_num_threads(threads)
-    try: fit(cfg, progress=False, resume=True); return json.loads((Path(cfg['out']) / 'summary.json').read_text())
-    except Exception as e: return {'error': f"{type(e).__name__}: {e}"}
+    fit(cfg, progress=False, resume=True); return json.loads((Path(cfg['out']) / 'summary.json').read_text())
 
 def train_runs(jobs: dict, parallel: int = 1, progress: bool = True) -> dict:
-    "Train each {key: fit options} (with its own `out`), `parallel` at a time in worker processes; {key: summary or {'error': ...}}."
+    "Train each {key: fit options} (with its own `out`), `parallel` at a time in worker processes; {key: summary, or the exception it raised}."
     from tqdm.auto import tqdm
+    from fer_nb import ablation                      # workers import the installed module, even from a notebook
     def report(k, s):
-        if 'error' in s: tqdm.write(f"run {k} failed: {s['error']}")
+        if isinstance(s, Exception): tqdm.write(f"run {k} failed: {type(s).__name__}: {s}")
         elif progress: tqdm.write(f"{k}: best valid acc {s['best_valid_acc']:.4f} at epoch {s['best_epoch']} of {s['epochs_run']}")
-    return in_workers('_train_job', {k: (cfg,) for k, cfg in jobs.items()}, parallel, 'runs', progress, report)
+    return in_processes(ablation._train_job, {k: (cfg, _threads(parallel)) for k, cfg in jobs.items()}, parallel, 'runs', progress, done=report)
 
 # %% ../nbs/20_ablation.ipynb #7a361255
 def _score_job(run, row: str, seed: int, results, data, device, bootstrap: int, threads: int) -> dict:
-    "Score one run in a worker process: {(split, tta): metrics}, or the error it raised."
+    "Score one run in a worker process: {(split, tta): metrics}."
     from fer_nb.evaluate import evaluate_checkpoint
     torch.set_num_threads(threads)
     todo = [('PrivateTest', 'none')] + ([('PrivateTest', 'tencrop'), ('both', 'none'), ('both', 'tencrop')] if row == FINAL else [])
-    try: return {(split, tta): evaluate_checkpoint(Path(run) / 'best.safetensors', data, split, tta, device=device, bootstrap=bootstrap,
-                                                   out=Path(results) / f'{slug(row)}-s{seed}' / f'{split}-{tta}') for split, tta in todo}
-    except Exception as e: return {'error': f"{type(e).__name__}: {e}"}
+    return {(split, tta): evaluate_checkpoint(Path(run) / 'best.safetensors', data, split, tta, device=device, bootstrap=bootstrap,
+                                              out=Path(results) / f'{slug(row)}-s{seed}' / f'{split}-{tta}') for split, tta in todo}
 
 def score_runs(runs: dict, results, data=None, device='auto', bootstrap: int = 1000, parallel: int = 1, progress: bool = True) -> dict:
     "Evaluate each {(row, seed): run folder} on PrivateTest (the final recipe also with ten-crop TTA and on both test splits), `parallel` at a time; {(row, seed, split, tta): metrics}."
-    done = in_workers('_score_job', {(row, seed): (run, row, seed, str(results), data, device, bootstrap) for (row, seed), run in runs.items()},
-                      parallel, 'scoring', progress)
-    failed = {k: v['error'] for k, v in done.items() if 'error' in v}
+    from fer_nb import ablation
+    done = in_processes(ablation._score_job, {(row, seed): (run, row, seed, str(results), data, device, bootstrap, _threads(parallel))
+                                              for (row, seed), run in runs.items()}, parallel, 'scoring', progress)
+    failed = {k: f"{type(e).__name__}: {e}" for k, e in done.items() if isinstance(e, Exception)}
     if failed: raise RuntimeError(f"Scoring failed for {failed}")
     return {(row, seed, split, tta): m for (row, seed), ms in done.items() for (split, tta), m in ms.items()}
 
-def ladder_comparisons(results, seed: int = 0, names=None) -> list:
+def ladder_comparisons(results, seed: int = 0) -> list:
     "Each row against the row above it (TTA against the final recipe, the other stem against the final recipe), on PrivateTest's images."
     from fer_nb.evaluate import compare_predictions, load_predictions
-    names = names or [n for n, _ in ABLATION]
+    names = [n for n, _ in ABLATION]
     pred = lambda row, tta='none': load_predictions(Path(results) / f'{slug(row)}-s{seed}' / f'PrivateTest-{tta}')
     pairs = [(b, a, 'none', 'none') for a, b in zip(names, names[1:])] + [(TTA_ROW, FINAL, 'tencrop', 'none'), (STEM_ROW, FINAL, 'none', 'none')]
     out = []
@@ -107,7 +98,7 @@ def ladder_comparisons(results, seed: int = 0, names=None) -> list:
     return out
 
 # %% ../nbs/20_ablation.ipynb #6c35ff1e
-def ablation_table(scores: dict, comparisons: list, runs: dict, seed: int = 0) -> pd.DataFrame:
+def ablation_table(scores: dict, comparisons: list, valid: dict, seed: int = 0) -> pd.DataFrame:
     "The published form: per row, PrivateTest accuracy with its 95% interval, macro F1, disgust F1, valid accuracy, and the paired test against the row above."
     cmp = {c['row']: c for c in comparisons}
     rows = []
@@ -115,10 +106,9 @@ def ablation_table(scores: dict, comparisons: list, runs: dict, seed: int = 0) -
         key = (FINAL, seed, 'PrivateTest', 'tencrop') if row == TTA_ROW else (row, seed, 'PrivateTest', 'none')
         if key not in scores: continue
         m, c = scores[key], cmp.get(row)
-        run = runs[(FINAL if row == TTA_ROW else row, seed)]
         rows.append({'row': row, 'test acc %': round(100 * m['accuracy'], 2), '95% CI': f"[{100 * m['accuracy_ci95'][0]:.1f}, {100 * m['accuracy_ci95'][1]:.1f}]",
                      'macro F1': round(m['macro_f1'], 3), 'disgust F1': round(m['per_class']['disgust']['f1-score'], 3),
-                     'valid acc %': round(100 * json.loads((Path(run) / 'summary.json').read_text())['best_valid_acc'], 2),
+                     'valid acc %': round(100 * valid[(FINAL if row == TTA_ROW else row, seed)], 2),
                      'vs row above (pts)': f"{100 * c['diff']:+.2f} [{100 * c['diff_ci95'][0]:+.1f}, {100 * c['diff_ci95'][1]:+.1f}]" if c else '',
                      'McNemar p': (f"{c['mcnemar_p']:.3g}" if c else '')})
     return pd.DataFrame(rows)
@@ -160,15 +150,16 @@ def run_ablation(epochs: int = 60, long_epochs: int = 200, seeds=(0,), final_see
     from fer_nb.data import load_fer2013
     load_fer2013(base.get('data'))                   # decoded (and cached) once here, so the workers all read the cache
     done = train_runs(jobs, parallel, progress)
-    failed = {f'{k[0]} seed {k[1]}': v['error'] for k, v in done.items() if 'error' in v}
+    failed = {f'{k[0]} seed {k[1]}': f"{type(v).__name__}: {v}" for k, v in done.items() if isinstance(v, Exception)}
     if failed: raise RuntimeError(f"{len(failed)} run(s) failed: {failed}")
     runs = {k: v['out'] for k, v in jobs.items()}
     scores = score_runs(runs, results, base.get('data'), base.get('device', 'auto'), bootstrap, parallel, progress)
     comps = ladder_comparisons(results, seeds[0])
     fs = sorted({*seeds, *final_seeds})
-    best = max(fs, key=lambda s: json.loads((Path(runs[(FINAL, s)]) / 'summary.json').read_text())['best_valid_acc'])
+    valid = {k: s['best_valid_acc'] for k, s in done.items()}
+    best = max(fs, key=lambda s: valid[(FINAL, s)])
     res = {'budget': {'epochs': epochs, 'long_epochs': long_epochs, **{k: v for k, v in base.items() if k not in ('data', 'device')}},
-           'seed': seeds[0], 'table': ablation_table(scores, comps, runs, seeds[0]).to_dict('records'), 'comparisons': comps,
+           'seed': seeds[0], 'table': ablation_table(scores, comps, valid, seeds[0]).to_dict('records'), 'comparisons': comps,
            'spread': seed_spread(scores, fs), 'images': {sp: scores[(FINAL, seeds[0], sp, 'none')]['n'] for sp in ('PrivateTest', 'both')},
            'best_run': runs[(FINAL, best)]}
     results.mkdir(parents=True, exist_ok=True)
@@ -192,8 +183,7 @@ def fer_ablation(epochs: int = 60,            # epochs of the short rows
                  results: str = 'results/ablation',  # where the table and metrics go
                 ):
     "Train, score and compare the rows of the FER2013 ablation (baseline, + label smoothing, ... + ten-crop TTA, other stem)."
-    ints = lambda s: tuple(int(x) for x in str(s).split(','))
-    try: res = run_ablation(epochs, long_epochs, ints(seeds), ints(final_seeds), parallel, out, results, stem=stem, width=width,
+    try: res = run_ablation(epochs, long_epochs, seed_list(seeds), seed_list(final_seeds), parallel, out, results, stem=stem, width=width,
                             max_train=max_train, device=device, data=data)
     except (ValueError, RuntimeError) as e:
         import sys; print(f"fer-ablation: error: {e}", file=sys.stderr); sys.exit(1)

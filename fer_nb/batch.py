@@ -53,21 +53,16 @@ def process_file(path, jsonl) -> dict:
 
 def run_batch(source, out, jobs: int = 2, progress: bool = True, **options) -> dict:
     "Every video and image of `source` (a folder or a file) through the live pipeline in `jobs` worker processes: one `<name>.jsonl` per input in `out`, a failing input reported and skipped; returns (and writes) a summary."
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    import multiprocessing
-    from tqdm.auto import tqdm
     if jobs < 1: raise ValueError(f"jobs must be >= 1, not {jobs}")
     inputs = batch_inputs(source); out = Path(out); out.mkdir(parents=True, exist_ok=True)
     if (b := options.get('backend', 'onnx')) not in BACKENDS: raise ValueError(f"backend must be one of {BACKENDS}, not {b!r}")
     FaceDetector(**{k: options[k] for k in ('kind', 'min_face', 'margin') if k in options})     # bad options fail here, not in every worker
     from fer_nb import batch as worker          # the installed module's functions: they pickle by name into the workers, even from a notebook
-    t0, done, failed = time.perf_counter(), [], []
-    with ProcessPoolExecutor(min(jobs, len(inputs)), multiprocessing.get_context('spawn'), worker._init_worker, (options,)) as ex:
-        futs = {ex.submit(worker.process_file, str(p), str(out / f'{p.name}.jsonl')): p for p in inputs}
-        for f in tqdm(as_completed(futs), total=len(futs), desc='files', unit='file', disable=not progress):
-            try: done.append(f.result())
-            except Exception as e: failed.append({'input': str(futs[f]), 'error': f"{type(e).__name__}: {e}"})
-    done.sort(key=lambda d: d['input']); failed.sort(key=lambda d: d['input'])
+    t0 = time.perf_counter()
+    res = in_processes(worker.process_file, {str(p): (str(p), str(out / f'{p.name}.jsonl')) for p in inputs}, jobs, 'files', progress,
+                       worker._init_worker, (options,))
+    done = sorted((r for r in res.values() if not isinstance(r, Exception)), key=lambda d: d['input'])
+    failed = sorted(({'input': k, 'error': f"{type(e).__name__}: {e}"} for k, e in res.items() if isinstance(e, Exception)), key=lambda d: d['input'])
     s = {'inputs': len(inputs), 'done': len(done), 'failed': failed, 'jobs': jobs, 'frames': sum(d['frames'] for d in done),
          'faces': sum(d['faces'] for d in done), 'seconds': round(time.perf_counter() - t0, 2), 'files': done}
     (out / 'batch_summary.json').write_text(json.dumps(s, indent=1) + '\n')

@@ -16,7 +16,7 @@ import fer_nb
 __all__ = ['EMOTIONS', 'NUM_CLASSES', 'FER2013_CSV_NAMES', 'CSV_ID_TO_LABEL', 'SPLITS', 'IMG_SIZE', 'NORM_MEAN', 'NORM_STD',
            'EMOTION_COLORS', 'UNCERTAIN_COLOR', 'UNCERTAIN_BELOW', 'SAMPLES_DIR', 'STATIC_DIR', 'emotion_label',
            'emotion_color', 'get_device', 'seed_everything', 'project_root', 'data_dir', 'cache_dir', 'figures_dir',
-           'shared_data_dir', 'atomic_path', 'file_lock', 'cache_key', 'file_digest']
+           'shared_data_dir', 'atomic_path', 'file_lock', 'cache_key', 'file_digest', 'in_processes']
 
 # %% ../nbs/00_core.ipynb #eac5496a
 EMOTIONS = ('angry', 'disgust', 'fear', 'happy', 'neutral', 'sad', 'surprise')  # label i is EMOTIONS[i]
@@ -156,3 +156,18 @@ def file_digest(path) -> str:
     "First 16 hex digits of the SHA-256 of a file's bytes (memoised per path, size and modification time)."
     p = Path(path).resolve(); st = p.stat()
     return _digest(str(p), st.st_size, st.st_mtime_ns)
+
+# %% ../nbs/00_core.ipynb #2ce0dc6f
+def in_processes(fn, jobs: dict, workers: int = 1, desc: str = 'jobs', progress: bool = True, initializer=None, initargs=(), done=None) -> dict:
+    "Call `fn` on each {key: args} in `workers` spawned processes: {key: its result, or the exception it raised}, in `jobs`' order; `done(key, result)` as each ends."
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from multiprocessing import get_context
+    from tqdm.auto import tqdm
+    out = {}
+    with ProcessPoolExecutor(max(1, min(workers, len(jobs))), get_context('spawn'), initializer, initargs) as ex:
+        futs = {ex.submit(fn, *args): k for k, args in jobs.items()}
+        for f in tqdm(as_completed(futs), total=len(futs), desc=desc, disable=not progress):
+            try: out[futs[f]] = f.result()
+            except Exception as e: out[futs[f]] = e
+            if done is not None: done(futs[f], out[futs[f]])
+    return {k: out[k] for k in jobs}
