@@ -12,16 +12,16 @@ import torch.nn.functional as F
 from fastcore.script import call_parse
 from .core import *
 from .data import load_fer2013, split_fer2013, class_weights as compute_class_weights, BatchAugment, eval_transform, FERData, to_device
-from .resnet import ResNetFER, STEMS
-from .model import MODELS, create_model, list_models, model_options, save_model, load_model, model_logits, _RESERVED_META
+from .resnet import ResNetFER, STEMS, state_dict_differences
+from .model import MODELS, create_model, list_models, model_options, model_spec, save_model, load_model, load_weights, model_logits, _RESERVED_META
 from .calibration import fit_temperature
 from .losses import make_loss, LOSS_KINDS
 from .distributed import init_distributed, end_distributed, all_reduce_sum, broadcast_object, gather_object, scaled_lr, sync_buffers, LR_SCALING
 
 # %% auto #0
-__all__ = ['CHOICES', 'build_model', 'for_model', 'check_config', 'prepare_data', 'train_one_epoch', 'evaluate',
-           'build_optimizer', 'build_scheduler', 'frozen_at', 'rng_state', 'set_rng_state', 'save_checkpoint',
-           'load_checkpoint', 'plot_history', 'default_config', 'fit', 'fer_train', 'training_speed']
+__all__ = ['CHOICES', 'build_model', 'warm_start', 'augmentation', 'for_model', 'check_config', 'prepare_data', 'train_one_epoch',
+           'evaluate', 'build_optimizer', 'build_scheduler', 'frozen_at', 'rng_state', 'set_rng_state',
+           'save_checkpoint', 'load_checkpoint', 'plot_history', 'default_config', 'fit', 'fer_train', 'training_speed']
 
 # %% ../nbs/04_train.ipynb #8f7ecdf7
 CHOICES = {'stem': STEMS, 'optimizer': ('adam', 'adamw', 'sgd'), 'scheduler': ('cosine', 'plateau', 'none'), 'loss': LOSS_KINDS,
@@ -38,6 +38,22 @@ def build_model(cfg: dict) -> nn.Module:
     if cfg.get('dropout') is not None: kw['dropout'] = cfg['dropout']
     if cfg['pretrained'] is not None: kw['pretrained'] = cfg['pretrained']
     return create_model(cfg['model'], **kw)
+
+def warm_start(model: nn.Module, path) -> nn.Module:
+    "Load the weights of a fer_nb model file (.safetensors) or training checkpoint (.pt) into `model`, strictly: a warm start, no optimiser state."
+    path = Path(path).expanduser()
+    if path.suffix == '.pt':
+        ck = load_checkpoint(path)
+        sd = ck['model'] if isinstance(ck, dict) and 'model' in ck else ck
+        diffs = state_dict_differences(model.state_dict(), sd)
+        if diffs: raise ValueError(f"init={str(path)!r} does not fit this {model_spec(model)[0]} {model_spec(model)[1]}: " + '; '.join(diffs))
+        model.load_state_dict(sd, strict=True); return model
+    return load_weights(model, path)
+
+def augmentation(cfg: dict) -> BatchAugment:
+    "The training augmentation of `cfg`: crops of `crop_size` taken at the image's own scale (the crop's area share scaled by (crop_size/48)^2)."
+    k = (cfg['crop_size'] / IMG_SIZE) ** 2
+    return BatchAugment(scale=(0.8 * k, 1.0 * k), erasing_p=cfg['erasing_p'], size=cfg['crop_size'])
 
 def for_model(cfg: dict, name: str) -> dict:
     "`cfg` for architecture `name`: the ResNet-only options (stem, width) at their defaults where `name` has none."
@@ -66,6 +82,9 @@ def check_config(cfg: dict) -> dict:
     if not 0 < cfg['valid_pct'] < 1: errs.append(f"valid_pct={cfg['valid_pct']!r} (must be between 0 and 1)")
     for k in ('max_train', 'max_valid'):
         if cfg[k] is not None and not (isinstance(cfg[k], int) and cfg[k] > 0): errs.append(f"{k}={cfg[k]!r} (None or a positive int)")
+    if not (isinstance(cfg['crop_size'], int) and 16 <= cfg['crop_size'] <= IMG_SIZE): errs.append(f"crop_size={cfg['crop_size']!r} (an int from 16 to {IMG_SIZE})")
+    if cfg['init'] is not None and not Path(str(cfg['init'])).expanduser().is_file(): errs.append(f"init={cfg['init']!r} (no such file)")
+    if cfg['init'] is not None and cfg['pretrained'] is not None: errs.append("init and pretrained both given (one starting point, please)")
     if cfg['pretrained'] not in (None, 'imagenet') and not Path(str(cfg['pretrained'])).expanduser().is_file():
         errs.append(f"pretrained={cfg['pretrained']!r} (valid: None, 'imagenet' or an existing weight file)")
     try: get_device(cfg['device'])
@@ -76,8 +95,8 @@ def check_config(cfg: dict) -> dict:
 # %% ../nbs/04_train.ipynb #aab16446
 def prepare_data(cfg: dict) -> dict:
     "Load FER2013 and split it as `cfg` says: {'train': FERData, 'valid': FERData} (test images are never loaded here)."
-    parts = split_fer2013(load_fer2013(cfg['data']), valid_pct=cfg['valid_pct'], seed=cfg['seed'])
-    rng = np.random.default_rng(cfg['seed'])
+    parts = split_fer2013(load_fer2013(cfg['data']), valid_pct=cfg['valid_pct'], seed=cfg['split_seed'])
+    rng = np.random.default_rng(cfg['split_seed'])
     for k, cap in (('train', cfg['max_train']), ('valid', cfg['max_valid'])):
         if cap is not None and cap < len(parts[k]): parts[k] = parts[k][np.sort(rng.choice(len(parts[k]), cap, replace=False))]
     return {'train': parts['train'], 'valid': parts['valid']}
@@ -208,14 +227,16 @@ def fit(cfg: dict | None = None, on_step=None, progress=True, on_epoch=None, **o
     if cfg['pretrained'] is not None and cfg['freeze_epochs'] == 0: pass
     elif cfg['pretrained'] is None and cfg['freeze_epochs'] > 0 and progress:
         print(f"freeze_epochs={cfg['freeze_epochs']} ignored: no pretrained weights, so the whole network trains from the start")
-    model = build_model(cfg).to(dev).to(memory_format=torch.channels_last)
+    model = build_model(cfg)
+    if cfg['init'] is not None: warm_start(model, cfg['init'])
+    model = model.to(dev).to(memory_format=torch.channels_last)
     if ddp.world > 1 and cfg['sync_bn'] and dev.type == 'cuda': model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     wrap = lambda m: nn.parallel.DistributedDataParallel(m, device_ids=[dev.index] if dev.type == 'cuda' else None) if ddp.world > 1 else m
     net = wrap(model)
     w = compute_class_weights(parts['train'].labels).to(dev) if cfg['class_weights'] else None
     loss_fn = make_loss(cfg['loss'], weight=w, smoothing=cfg['label_smoothing'])
     val_loss_fn = nn.CrossEntropyLoss()  # plain, comparable across recipes
-    opt, augment = build_optimizer(model, {**cfg, 'lr': scaled_lr(cfg['lr'], ddp.world, cfg['lr_scaling'])}), BatchAugment(erasing_p=cfg['erasing_p'])
+    opt, augment = build_optimizer(model, {**cfg, 'lr': scaled_lr(cfg['lr'], ddp.world, cfg['lr_scaling'])}), augmentation(cfg)
     sched = build_scheduler(opt, cfg)
     start, history, best, bad = 0, [], {'acc': -1.0, 'epoch': -1}, 0
     ck = load_checkpoint(out / 'last.pt') if cfg['resume'] and main and (out / 'last.pt').exists() else None
@@ -303,6 +324,7 @@ def fer_train(data: str = None,            # FER2013 folder/zip/tar/csv; None: l
               width: int = 64,             # ResNet: channels of the first stage (64 the original; 32 a quarter of the compute)
               dropout: float = None,       # head dropout; None: the architecture's own (ResNets 0.5, VGG/simple CNN 0.5, torchvision nets 0.2, ViT 0.1)
               pretrained: str = None,      # None (from scratch), 'imagenet' (torchvision weights) or a path to resnet18 weights
+              init: str = None,            # warm start: a fer_nb .safetensors or .pt checkpoint of the same architecture and options (weights only)
               epochs: int = 50,            # epochs in all
               freeze_epochs: int = 5,      # epochs with the backbone frozen at the start (only with pretrained weights)
               batch_size: int = 64,        # images per step
@@ -318,10 +340,12 @@ def fer_train(data: str = None,            # FER2013 folder/zip/tar/csv; None: l
               label_smoothing: float = 0.1,  # label smoothing eps
               class_weights: bool = True,  # weight each class by N / (C * N_c), the inverse of its share
               erasing_p: float = 0.3,      # RandomErasing probability
+              crop_size: int = 48,         # train on random crops of this side at the image's own scale (40: 0.69 of the compute); validation sees whole 48x48 faces
               mixup: float = 0.0,          # mixup alpha; 0 turns mixup off
               patience: int = 10,          # early stopping: epochs without a better valid accuracy
               valid_pct: float = 0.1,      # share of Training held out for validation
-              seed: int = 42,              # seed for split, init, shuffling, augmentation
+              split_seed: int = 42,        # seed of the validation split alone: fixed, so runs with other seeds or warm starts choose on images none of them saw
+              seed: int = 42,              # seed for init, shuffling, augmentation
               device: str = 'auto',        # 'auto', 'cpu', 'cuda', 'mps'
               sync_bn: bool = False,       # under torchrun on GPUs: BatchNorm statistics over the global batch (SyncBatchNorm)
               lr_scaling: str = 'linear',  # under torchrun: 'linear' (lr x processes, for the global batch) or 'none'
