@@ -20,13 +20,13 @@ DEVICE=${DEVICE:-cuda} RUNS=${RUNS:-runs/ablation} RESULTS=${RESULTS:-results/ab
 { nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null || lscpu | grep 'Model name'; } | tee "$OUT/machine.txt"
 DEVICE=$DEVICE python3 - <<'PY' 2>&1 | tee "$OUT/speed.txt"
 import os
-from fer_nb.train import training_speed
+from fer_nb.training.train import training_speed
 dev, steps = os.environ['DEVICE'], (30 if os.environ['DEVICE'] == 'cuda' else 3)
 print('| stem | batch | train img/s |'); print('|---|---|---|')
 for stem in ('seed', 'cifar'):
     for bs in (64, 256): print(f"| {stem} | {bs} | {training_speed(stem, dev, bs, steps=steps, warmup=2):.0f} |")
 PY
-timeout "${BUDGET_S:-420}" python3 -m fer_nb.ablation --epochs "${EPOCHS:-20}" --long_epochs "${LONG_EPOCHS:-60}" \
+timeout "${BUDGET_S:-420}" python3 -m fer_nb.experiments.ablation --epochs "${EPOCHS:-20}" --long_epochs "${LONG_EPOCHS:-60}" \
   --parallel "${PARALLEL:-8}" --device "$DEVICE" --data data/fer2013.tar.xz --out "$RUNS" --results "$RESULTS" \
   ${EXTRA:-} 2>&1 | tee "$OUT/ablation.log"
 # one archive of everything but the weights; the best final-recipe weights (chosen on validation) in 15 MiB parts

@@ -15,8 +15,9 @@ import fer_nb
 # %% auto #0
 __all__ = ['EMOTIONS', 'NUM_CLASSES', 'FER2013_CSV_NAMES', 'CSV_ID_TO_LABEL', 'SPLITS', 'IMG_SIZE', 'NORM_MEAN', 'NORM_STD',
            'EMOTION_COLORS', 'UNCERTAIN_COLOR', 'UNCERTAIN_BELOW', 'SAMPLES_DIR', 'STATIC_DIR', 'emotion_label',
-           'emotion_color', 'get_device', 'seed_everything', 'project_root', 'data_dir', 'cache_dir', 'figures_dir',
-           'shared_data_dir', 'atomic_path', 'file_lock', 'cache_key', 'file_digest', 'in_processes']
+           'emotion_color', 'get_device', 'seed_everything', 'project_root', 'data_dir', 'cache_dir', 'regenerating',
+           'figures_dir', 'shared_data_dir', 'atomic_path', 'file_lock', 'cache_key', 'file_digest', 'in_processes',
+           'markdown_table']
 
 # %% ../nbs/00_core.ipynb #eac5496a
 EMOTIONS = ('angry', 'disgust', 'fear', 'happy', 'neutral', 'sad', 'surprise')  # label i is EMOTIONS[i]
@@ -25,7 +26,7 @@ FER2013_CSV_NAMES = ('Angry', 'Disgust', 'Fear', 'Happy', 'Sad', 'Surprise', 'Ne
 CSV_ID_TO_LABEL = np.array([EMOTIONS.index(n.lower()) for n in FER2013_CSV_NAMES], dtype=np.int64)
 SPLITS = ('Training', 'PublicTest', 'PrivateTest')  # the original FER2013 splits, as in the csv's Usage column
 IMG_SIZE = 48  # FER2013 faces are 48x48 grayscale
-NORM_MEAN, NORM_STD = 0.5077, 0.2551  # pixel mean/std (0-1 scale) of the Training split; recomputed and checked in 01_data
+NORM_MEAN, NORM_STD = 0.5077, 0.2551  # pixel mean/std (0-1 scale) of the Training split; recomputed and checked in 01_data.load
 
 # %% ../nbs/00_core.ipynb #23c45d15
 def emotion_label(emotion) -> int:
@@ -108,9 +109,14 @@ def cache_dir() -> Path:
     p = Path(os.environ['FER_NB_CACHE']) if os.environ.get('FER_NB_CACHE') else data_dir() / 'cache'
     p.mkdir(parents=True, exist_ok=True); return p
 
+def regenerating() -> bool:
+    "Are the committed figures and results being rewritten (`FER_NB_REGENERATE=1`, set by `tools/regenerate`)?"
+    return os.environ.get('FER_NB_REGENERATE') == '1'
+
 def figures_dir() -> Path:
-    "Where notebooks save figures (`<root>/figures`), created on demand."
-    p = project_root() / 'figures'; p.mkdir(parents=True, exist_ok=True); return p
+    "Where notebooks save figures: `<root>/figures` when `regenerating()`, else `<cache>/figures`, so a test run leaves the tree alone."
+    p = project_root() / 'figures' if regenerating() else cache_dir() / 'figures'
+    p.mkdir(parents=True, exist_ok=True); return p
 
 def shared_data_dir() -> Path | None:
     "The project's shared test data (`<root>/../shared/data`), or None where it is absent."
@@ -171,3 +177,10 @@ def in_processes(fn, jobs: dict, workers: int = 1, desc: str = 'jobs', progress:
             except Exception as e: out[futs[f]] = e
             if done is not None: done(futs[f], out[futs[f]])
     return {k: out[k] for k in jobs}
+
+# %% ../nbs/00_core.ipynb #58a0365c
+def markdown_table(df, index: bool = False) -> str:
+    "A DataFrame as a Markdown table: its column names as the header, each cell as `str` writes it (format the frame first)."
+    d = df.reset_index() if index else df
+    rows = ['| ' + ' | '.join(map(str, d.columns)) + ' |', '|' + '---|' * len(d.columns)]
+    return '\n'.join(rows + ['| ' + ' | '.join(map(str, r)) + ' |' for r in d.itertuples(index=False)])

@@ -10,14 +10,21 @@ from pathlib import Path
 import cv2, numpy as np, torch, torch.distributed as dist
 from torch import nn
 from .core import *
-from .data import eval_transform
-from .detect import as_bgr
-from .distributed import dist_info, init_distributed, end_distributed
+from .data.transforms import eval_transform
+from .inference.detect import as_bgr
+from .training.distributed import dist_info, init_distributed, end_distributed
+from .data.load import load_fer2013, synthetic_fer2013
+from .data.load import find_fer2013, synthetic_fer2013, write_fer2013
+from .training.train import fit
+from .models.builder import packaged_model, resolve_checkpoint
+from . import testing
+from .training.train import train_one_epoch
+from .inference.detect import compose_frame
 
 # %% auto #0
 __all__ = ['SAMPLE_FACES', 'in_ci', 'SkipInCI', 'skip', 'sample_photo', 'jpeg_bytes', 'fer2013_or_synthetic', 'quick_checkpoint',
-           'model_for_tests', 'probs_with', 'compose_frame', 'write_y4m', 'SlowPredictor', 'free_port',
-           'serve_in_thread', 'load_test', 'load_markdown', 'spawn_local', 'params_vector', 'fit_and_check', 'one_step']
+           'model_for_tests', 'probs_with', 'write_y4m', 'SlowPredictor', 'free_port', 'serve_in_thread', 'load_test',
+           'load_markdown', 'spawn_local', 'params_vector', 'fit_and_check', 'one_step']
 
 # %% ../nbs/90_testing.ipynb #17b7ba12
 def in_ci() -> bool:
@@ -47,7 +54,6 @@ def jpeg_bytes(img, quality: int = 80) -> bytes:
 
 def fer2013_or_synthetic(n_per_class=(40, 8, 8)):
     "(FERData, True) for FER2013 wherever `load_fer2013` finds it, else (the synthetic set, False) after `skip`."
-    from fer_nb.data import load_fer2013, synthetic_fer2013
     try: return load_fer2013(), True
     except FileNotFoundError as e:
         skip(f"FER2013 not found ({str(e).splitlines()[0]}): the real-data tests run on synthetic faces")
@@ -55,8 +61,6 @@ def fer2013_or_synthetic(n_per_class=(40, 8, 8)):
 
 def quick_checkpoint(epochs=3, max_train=10_000, stem='seed', seed=0, lr=1e-3) -> Path:
     "Path of a small model trained for a few minutes (cached): for tests that need a model of their own."
-    from fer_nb.data import find_fer2013, synthetic_fer2013, write_fer2013
-    from fer_nb.train import fit
     try: src = find_fer2013()
     except FileNotFoundError:                          # written once, atomically: its mtime is part of the key below
         src = cache_dir() / 'synthetic-fer2013.zip'
@@ -72,7 +76,6 @@ def quick_checkpoint(epochs=3, max_train=10_000, stem='seed', seed=0, lr=1e-3) -
 
 def model_for_tests(checkpoint=None) -> Path:
     "The model file to test with: `checkpoint` if given, else the packaged model, else `quick_checkpoint()`."
-    from fer_nb.model import packaged_model, resolve_checkpoint
     if checkpoint is not None: return resolve_checkpoint(checkpoint)
     return packaged_model() or quick_checkpoint()
 
@@ -80,17 +83,6 @@ def probs_with(conf, pred, C=NUM_CLASSES) -> np.ndarray:
     "Probability rows with top probability `conf` on class `pred`, the rest spread evenly."
     p = np.empty((len(conf), C)); p[:] = ((1 - np.asarray(conf, float)) / (C - 1))[:, None]
     p[np.arange(len(conf)), pred] = conf; return p
-
-# %% ../nbs/90_testing.ipynb #00bea565
-def compose_frame(faces, boxes, size=(640, 480), background: int = 110) -> np.ndarray:
-    "A BGR frame of `size` (w, h) with each face image (gray or BGR, any size) resized into its box (x, y, w, h)."
-    W, H = size; frame = np.full((H, W, 3), background, np.uint8)
-    for face, (x, y, w, h) in zip(faces, boxes):
-        f = as_bgr(face)
-        f = cv2.resize(f, (int(w), int(h)), interpolation=cv2.INTER_CUBIC if w > f.shape[1] else cv2.INTER_AREA)
-        x0, y0, x1, y1 = max(int(x), 0), max(int(y), 0), min(int(x + w), W), min(int(y + h), H)
-        if x1 > x0 and y1 > y0: frame[y0:y1, x0:x1] = f[y0 - int(y):y1 - int(y), x0 - int(x):x1 - int(x)]
-    return frame
 
 # %% ../nbs/90_testing.ipynb #40153d5c
 def write_y4m(path, frames, fps: int = 10) -> Path:
@@ -204,7 +196,6 @@ def _entry(rank: int, world: int, port: int, target: str, args):
 
 def spawn_local(target: str, world: int = 2, *args):
     "Run the function `target` ('module:function', imported in each process) on `args` in `world` local processes with torchrun's environment: a test's torchrun."
-    from fer_nb import testing                    # the installed module's entry point pickles by name, even from a notebook
     torch.multiprocessing.spawn(testing._entry, args=(world, free_port(), target, args), nprocs=world, join=True)
 
 def params_vector(model) -> torch.Tensor:
@@ -213,7 +204,6 @@ def params_vector(model) -> torch.Tensor:
 
 def fit_and_check(cfg: dict, report: str, stop_after: int | None = None, nan_on_rank: int | None = None):
     "A test worker: `fit(cfg)` under DDP, checking after every step that all ranks hold the same weights; each rank writes `report`-<rank>.json; `stop_after`: killed after that epoch; `nan_on_rank`: that rank's weights become NaN after step 2."
-    from fer_nb.train import fit
     steps, worst, rank = [0], [0.0], dist_info().rank
     def check(epoch, step, model):
         if rank == nan_on_rank and (epoch, step) == (0, 1):
@@ -230,7 +220,6 @@ def fit_and_check(cfg: dict, report: str, stop_after: int | None = None, nan_on_
 
 def one_step(X, y, batch_size: int, out: str):
     "A test worker: one training step of a small BatchNorm-free network on (X, y) with `train_one_epoch`; rank 0 saves the weights to `out`."
-    from fer_nb.train import train_one_epoch
     d, dev = init_distributed(torch.device('cpu'))
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(1, 4, 5, stride=2), nn.ReLU(), nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(64, NUM_CLASSES))

@@ -1,0 +1,94 @@
+"""The long training run of issue 24, one cycle per session, that survives a change of machine.
+
+    python tools/long_run.py start     # resume this machine's unfinished cycle, else start the next one (niced, in the background)
+    python tools/long_run.py status    # the running cycle's last epochs
+    python tools/long_run.py record    # commit-ready: the cycle's history, summary and best weights (float16) into results/longrun/
+
+A cycle is one `fer-train` run with a cosine schedule to zero (a warm restart, SGDR-style, when it starts from the
+weights of the cycle before). Checkpoints live in ~/.cache/fer_nb/runs/ (never in the tree); what a later session on
+another machine needs is committed under results/longrun/: the cycle log (cycles.csv), each cycle's history and the best
+weights so far (float16, under 12 MB). The validation slice is fixed (split_seed 42), so every cycle chooses on the same
+images, none of which any cycle trained on.
+"""
+import csv, json, os, subprocess, sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LOG = ROOT / 'results' / 'longrun'
+RUNS = Path(os.environ.get('FER_NB_RUNS', Path.home() / '.cache' / 'fer_nb' / 'runs'))
+DATA = os.environ.get('FER2013', str(ROOT.parent / 'shared' / 'data' / 'fer2013.tar.xz'))
+# the recipe of every cycle: half width (what ships), SGD with Nesterov momentum, cosine to 0, 40x40 crops, erasing 0.5
+RECIPE = ['--width', '32', '--stem', 'seed', '--optimizer', 'sgd', '--momentum', '0.9', '--weight_decay', '5e-4',
+          '--scheduler', 'cosine', '--eta_min', '0', '--batch_size', '64', '--crop_size', '40', '--erasing_p', '0.5',
+          '--label_smoothing', '0.1', '--no-class_weights', '--split_seed', '42', '--device', 'cpu']
+CYCLES = {1: dict(epochs=80, lr=0.02, seed=1, init=None)}   # later cycles: shorter, warm, lower peak lr
+def plan(k: int) -> dict: return CYCLES.get(k, dict(epochs=30, lr=0.01, seed=k, init=str(LOG / 'best.safetensors')))
+
+def cycles() -> list:
+    f = LOG / 'cycles.csv'
+    return list(csv.DictReader(f.open())) if f.exists() else []
+
+def run_dir(k: int) -> Path: return RUNS / f'longrun-c{k}'
+
+def current() -> int:
+    "The cycle to work on: the first one not yet recorded as done."
+    done = [int(r['cycle']) for r in cycles() if r['done'] == 'True']
+    return max(done, default=0) + 1
+
+def command(k: int) -> list:
+    p = plan(k)
+    cmd = ['fer-train', '--data', DATA, *RECIPE, '--epochs', str(p['epochs']), '--patience', str(p['epochs']),
+           '--lr', str(p['lr']), '--seed', str(p['seed']), '--out', str(run_dir(k))]
+    if (run_dir(k) / 'last.pt').exists(): cmd.append('--resume')
+    elif p['init']: cmd += ['--init_weights', p['init']]
+    return cmd
+
+def start():
+    k = current(); cmd = command(k)
+    run_dir(k).mkdir(parents=True, exist_ok=True)
+    log = open(run_dir(k) / 'train.log', 'a')
+    subprocess.Popen(['nice', '-n', '19', *cmd], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    print(f"cycle {k}: {' '.join(cmd)}\nlog: {run_dir(k) / 'train.log'}")
+
+def status():
+    import pandas as pd
+    k = current(); h = run_dir(k) / 'history.csv'
+    print(f"cycle {k}, {run_dir(k)}")
+    if h.exists(): print(pd.read_csv(h)[['epoch', 'lr', 'train_acc', 'valid_acc', 'seconds']].tail(5).round(4).to_string(index=False))
+
+def record():
+    "Copy the cycle's history and summary into results/longrun/, keep the best weights so far, rewrite cycles.csv and the curve."
+    import pandas as pd, torch
+    from fer_nb.models.builder import load_model, save_model, _RESERVED_META
+    k = current(); src = run_dir(k); dst = LOG / f'c{k}'; dst.mkdir(parents=True, exist_ok=True)
+    h = pd.read_csv(src / 'history.csv'); h.to_csv(dst / 'history.csv', index=False)
+    done = (src / 'summary.json').exists() and len(h) >= plan(k)['epochs']
+    if done: (dst / 'summary.json').write_text((src / 'summary.json').read_text())
+    best = float(h.valid_acc.max())
+    prev = max((float(r['best_valid_acc']) for r in cycles()), default=0.0)
+    if best > prev and (src / 'best.safetensors').exists():   # the best weights so far: the next cycle's warm start
+        m = load_model(src / 'best.safetensors')
+        save_model(m, LOG / 'best.safetensors', dtype=torch.float16, cycle=str(k),
+                   **{kk: v for kk, v in m.meta.items() if kk not in (*_RESERVED_META, 'cycle')})
+    rows = [r for r in cycles() if int(r['cycle']) != k]
+    rows.append({'cycle': k, 'run': src.name, 'init': plan(k)['init'] or 'scratch', 'epochs': len(h), 'planned_epochs': plan(k)['epochs'],
+                 'hours': round(h.seconds.sum() / 3600, 3), 'best_valid_acc': round(best, 4),
+                 'best_epoch': int(h.valid_acc.idxmax()) + 1, 'done': done})
+    with (LOG / 'cycles.csv').open('w', newline='') as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0])); w.writeheader(); w.writerows(sorted(rows, key=lambda r: int(r['cycle'])))
+    plot()
+    print(open(LOG / 'cycles.csv').read())
+
+def plot():
+    "Validation accuracy against training hours (2 CPU cores), every cycle one after the other."
+    import pandas as pd, matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 3)); t0 = 0.0
+    for r in cycles():
+        h = pd.read_csv(LOG / f"c{r['cycle']}" / 'history.csv'); hours = t0 + h.seconds.cumsum() / 3600
+        ax.plot(hours, 100 * h.valid_acc, label=f"cycle {r['cycle']}"); t0 = float(hours.iloc[-1])
+    ax.axhline(64.03, color='gray', ls=':', lw=1, label='shipped model (valid)')
+    ax.set_xlabel('training hours (2 CPU cores)'); ax.set_ylabel('validation accuracy %'); ax.legend(fontsize=8); fig.tight_layout()
+    fig.savefig(LOG / 'valid_vs_hours.png', dpi=80); plt.close(fig)
+
+if __name__ == '__main__':
+    {'start': start, 'status': status, 'record': record}[sys.argv[1] if len(sys.argv) > 1 else 'status']()
