@@ -4,20 +4,23 @@
 
 # %% ../nbs/00_core.ipynb #dcf20700
 from __future__ import annotations
-import contextlib, hashlib, os, random, threading
+import contextlib, hashlib, json, os, random, sys, threading
 from functools import lru_cache
 from pathlib import Path
 import numpy as np
 import torch
 from filelock import FileLock
 import fer_nb
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
+from tqdm.auto import tqdm
 
 # %% auto #0
 __all__ = ['EMOTIONS', 'NUM_CLASSES', 'FER2013_CSV_NAMES', 'CSV_ID_TO_LABEL', 'SPLITS', 'IMG_SIZE', 'NORM_MEAN', 'NORM_STD',
-           'EMOTION_COLORS', 'UNCERTAIN_COLOR', 'UNCERTAIN_BELOW', 'SAMPLES_DIR', 'STATIC_DIR', 'emotion_label',
-           'emotion_color', 'get_device', 'seed_everything', 'project_root', 'data_dir', 'cache_dir', 'regenerating',
-           'figures_dir', 'shared_data_dir', 'atomic_path', 'file_lock', 'cache_key', 'file_digest', 'in_processes',
-           'markdown_table']
+           'EMOTION_COLORS', 'UNCERTAIN_COLOR', 'UNCERTAIN_BELOW', 'SAMPLES_DIR', 'STATIC_DIR', 'CLI_ERRORS',
+           'emotion_label', 'emotion_color', 'get_device', 'seed_everything', 'project_root', 'data_dir', 'cache_dir',
+           'regenerating', 'figures_dir', 'shared_data_dir', 'atomic_path', 'file_lock', 'cache_key', 'file_digest',
+           'write_json', 'in_processes', 'markdown_table', 'cli_errors']
 
 # %% ../nbs/00_core.ipynb #eac5496a
 EMOTIONS = ('angry', 'disgust', 'fear', 'happy', 'neutral', 'sad', 'surprise')  # label i is EMOTIONS[i]
@@ -163,12 +166,15 @@ def file_digest(path) -> str:
     p = Path(path).resolve(); st = p.stat()
     return _digest(str(p), st.st_size, st.st_mtime_ns)
 
+# %% ../nbs/00_core.ipynb #e75f4bbb
+def write_json(path, obj, default=float) -> Path:
+    "Write `obj` as indented JSON to `path` atomically; values JSON lacks (numpy numbers) go through `default`."
+    with atomic_path(path) as tmp: Path(tmp).write_text(json.dumps(obj, indent=1, default=default) + '\n')
+    return Path(path)
+
 # %% ../nbs/00_core.ipynb #2ce0dc6f
 def in_processes(fn, jobs: dict, workers: int = 1, desc: str = 'jobs', progress: bool = True, initializer=None, initargs=(), done=None) -> dict:
     "Call `fn` on each {key: args} in `workers` spawned processes: {key: its result, or the exception it raised}, in `jobs`' order; `done(key, result)` as each ends."
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from multiprocessing import get_context
-    from tqdm.auto import tqdm
     out = {}
     with ProcessPoolExecutor(max(1, min(workers, len(jobs))), get_context('spawn'), initializer, initargs) as ex:
         futs = {ex.submit(fn, *args): k for k, args in jobs.items()}
@@ -184,3 +190,13 @@ def markdown_table(df, index: bool = False) -> str:
     d = df.reset_index() if index else df
     rows = ['| ' + ' | '.join(map(str, d.columns)) + ' |', '|' + '---|' * len(d.columns)]
     return '\n'.join(rows + ['| ' + ' | '.join(map(str, r)) + ' |' for r in d.itertuples(index=False)])
+
+# %% ../nbs/00_core.ipynb #ec868861
+CLI_ERRORS = (OSError, ValueError, RuntimeError, FloatingPointError)   # what bad input raises; anything else is a bug
+
+@contextlib.contextmanager
+def cli_errors(command: str):
+    "Run a command's work: an error of `CLI_ERRORS` becomes one line `command: error: ...` on stderr and exit status 1."
+    try: yield
+    except CLI_ERRORS as e:
+        print(f"{command}: error: {e}", file=sys.stderr); sys.exit(1)

@@ -20,6 +20,8 @@ from .models.builder import packaged_model, resolve_checkpoint
 from . import testing
 from .training.train import train_one_epoch
 from .inference.detect import compose_frame
+import pandas as pd
+import importlib
 
 # %% auto #0
 __all__ = ['SAMPLE_FACES', 'in_ci', 'SkipInCI', 'skip', 'sample_photo', 'jpeg_bytes', 'fer2013_or_synthetic', 'quick_checkpoint',
@@ -120,7 +122,7 @@ def serve_in_thread(app,                      # the ASGI app, e.g. from `create_
                     timeout: float = 30,      # seconds to wait for the server to start
                     **config_kw):             # more uvicorn.Config options
     "Run `app` with uvicorn on a background thread; yields its http:// URL and stops the server on exit."
-    import uvicorn
+    import uvicorn  # optional heavy import (the web server: only to serve)
     port = port or free_port(host)
     config_kw = {'log_level': 'warning', 'timeout_graceful_shutdown': 5, **config_kw}
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, **config_kw))
@@ -141,9 +143,8 @@ def load_test(url: str,                  # the stream's URL, ws://host:port/ws
               seconds: float = 3.0,      # how long each client sends frames
               timeout: float = 30.0):    # longest wait for one answer, in seconds
     "Concurrent WebSocket clients sending frames one answer at a time: a DataFrame of frames/s and latency per client count."
-    import pandas as pd
-    from websockets.sync.client import connect
-    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect  # optional heavy import (websockets: only for the load test)
+    from websockets.exceptions import ConnectionClosed  # optional heavy import (websockets: only for the load test)
     def client(k, out):
         rec = out[k] = {'sent': 0, 'answers': 0, 'errors': 0, 'refused': 0, 'lat': [], 'server': []}
         with connect(url, max_size=None, open_timeout=timeout) as ws:
@@ -188,7 +189,6 @@ def load_markdown(df) -> str:
 # %% ../nbs/90_testing.ipynb #369e4b15
 def _entry(rank: int, world: int, port: int, target: str, args):
     "What each spawned process runs: torchrun's environment, then the function `target` ('module:function') on `args`."
-    import importlib
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
     torch.set_num_threads(1)
     mod, name = target.split(':')

@@ -13,6 +13,7 @@ from ..inference.detect import FaceDetector
 from ..inference.predict import EmotionPredictor, BACKENDS
 from ..inference.live import LivePipeline, open_source, make_sinks, run_live
 from . import batch as worker
+import glob
 
 # %% auto #0
 __all__ = ['VIDEO_EXTS', 'batch_inputs', 'process_file', 'run_batch']
@@ -24,7 +25,6 @@ def batch_inputs(source) -> list:
     "The files a batch processes: `source` itself (a video or an image), every video and image directly in the folder `source`, or the files a glob pattern such as 'clips/*.mp4' matches; sorted."
     p = Path(source).expanduser()
     if not p.exists() and any(c in str(source) for c in '*?['):
-        import glob
         files = sorted(Path(f) for f in glob.glob(str(p)) if Path(f).is_file())
         if not files: raise FileNotFoundError(f"No file matches {source}")
         return files
@@ -65,5 +65,5 @@ def run_batch(source, out, jobs: int = 2, progress: bool = True, **options) -> d
     failed = sorted(({'input': k, 'error': f"{type(e).__name__}: {e}"} for k, e in res.items() if isinstance(e, Exception)), key=lambda d: d['input'])
     s = {'inputs': len(inputs), 'done': len(done), 'failed': failed, 'jobs': jobs, 'frames': sum(d['frames'] for d in done),
          'faces': sum(d['faces'] for d in done), 'seconds': round(time.perf_counter() - t0, 2), 'files': done}
-    (out / 'batch_summary.json').write_text(json.dumps(s, indent=1) + '\n')
+    write_json(out / 'batch_summary.json', s)
     return s

@@ -88,11 +88,9 @@ def fer_demo(out: str = 'fer-demo',     # folder for the annotated images and cl
             ):
     "Recognise the emotions of the faces in fer_nb's bundled sample pictures and clip; print them and write annotated copies."
     t0 = time.perf_counter()
-    try:
+    with cli_errors('fer-demo'):
         if backend not in BACKENDS: raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
         res = run_demo(out, checkpoint, backend)
-    except (FileNotFoundError, ValueError, RuntimeError) as e:
-        print(f"fer-demo: error: {e}", file=sys.stderr); sys.exit(1)
     for r in res:
         kind = 'face' if r['frames'] == 1 else 'tracked face'
         print(f"{r['input']}: {len(r['faces'])} {kind}{'s' if len(r['faces']) != 1 else ''}" + ('' if r['frames'] == 1 else f" over {r['frames']} frames"))

@@ -53,10 +53,11 @@ def fer_live(source: Param('camera index (0, 1, ...), stream URL, video file, im
              width: int = 640,           # camera capture width
              height: int = 480,          # camera capture height
              no_chart: bool = False,     # do not draw the probability bar chart
+             flip: bool = False,         # average each face with its mirror image (test-time augmentation: twice the classifier's work)
              jobs: int = 0,              # > 0: batch mode, every video and image of the folder in this many processes, one JSON-lines file each in --jsonl (a folder)
             ):
     "Recognise facial emotions live from a camera, a video, an image or a folder: a window, annotated files and/or JSON lines."
-    try:
+    with cli_errors('fer-live'):
         if show not in ('auto', 'yes', 'no'): raise ValueError(f"--show must be 'auto', 'yes' or 'no', not {show!r}")
         if backend not in BACKENDS: raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
         if jobs: return _batch(source, jsonl, output, jobs, checkpoint=checkpoint, backend=backend, kind=detector, min_face=min_face,
@@ -68,12 +69,10 @@ def fer_live(source: Param('camera index (0, 1, ...), stream URL, video file, im
                 raise ValueError(f"{source} holds {len(src.files)} images: give a folder as --output, not the image {output}")
             det = FaceDetector(detector, min_face, min_neighbors=min_neighbors, margin=margin)
             if backend == 'torch': torch.set_num_threads(threads or 1)   # this process is ours: one thread spins least
-            pred = EmotionPredictor(checkpoint, backend, None if backend == 'torch' else threads)
+            pred = EmotionPredictor(checkpoint, backend, None if backend == 'torch' else threads, flip=flip)
             pipe = LivePipeline(pred, det, window, threshold, max_unseen=max_unseen, detect_every=detect_every,
                                 max_faces=max_faces, align=not no_align, chart=not no_chart)
             sinks = make_sinks(output, jsonl, win, src.still, src.fps)
             s = run_live(src, pipe, sinks, max_frames)
-    except (FileNotFoundError, ValueError, RuntimeError) as e:
-        print(f"fer-live: error: {e}", file=sys.stderr); sys.exit(1)
     print(f"{s['frames']} frames, {s['faces']} faces, {s['fps']} frames/s" + (f", {s['dropped']} camera frames dropped" if s['dropped'] else '')
           + ''.join(f"; wrote {p}" for p in (output, jsonl) if p))

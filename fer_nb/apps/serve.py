@@ -21,6 +21,7 @@ except ImportError as e:
     raise ImportError(f"The web app needs the serve extra: pip install 'fer_nb[serve]' ({e})") from None
 
 log = logging.getLogger('fer_nb.apps.serve')   # by name: the notebook runs as __main__
+import asyncio
 
 # %% auto #0
 __all__ = ['log', 'PAGE_HTML', 'SERVE_OPTIONS_ENV', 'ServerState', 'create_app', 'app_from_env', 'fer_serve']
@@ -33,7 +34,6 @@ class _Limiter:
     "A `CapacityLimiter` per event loop (a server started again in a thread gets a new loop)."
     def __init__(self, n): self.n, self._loop, self._lim = n, None, None
     def get(self):
-        import asyncio
         loop = asyncio.get_running_loop()
         if loop is not self._loop: self._loop, self._lim = loop, anyio.CapacityLimiter(self.n)
         return self._lim
@@ -182,7 +182,7 @@ def app_from_env() -> FastAPI:
     "The app of one worker process of `fer-serve --processes N`: `create_app` with the options the parent put in $FER_SERVE_OPTIONS."
     o = json.loads(os.environ[SERVE_OPTIONS_ENV])
     if o.get('backend') == 'torch':
-        import torch; torch.set_num_threads(o.pop('torch_threads', 1))
+        import torch; torch.set_num_threads(o.pop('torch_threads', 1))  # optional heavy import (PyTorch: only for the torch back end)
     o.pop('torch_threads', None)
     return create_app(**o)
 
@@ -202,9 +202,9 @@ def fer_serve(host: str = '127.0.0.1',          # address to listen on ('0.0.0.0
               processes: int = 1,                # worker processes behind the one port, each with its own model (uvicorn's workers)
              ):
     "Serve the live facial emotion web app: open http://localhost:8000 in a browser and allow the camera."
-    import uvicorn, torch
+    import uvicorn, torch  # optional heavy imports (the web server: only to serve; PyTorch: for its threads)
     logging.basicConfig(level=log_level.upper(), format='%(levelname)s:     %(name)s: %(message)s')  # uvicorn's style
-    try:
+    with cli_errors('fer-serve'):
         if backend not in BACKENDS: raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
         if processes < 1: raise ValueError(f"--processes must be >= 1, not {processes}")
         share = max(1, (os.cpu_count() or 1) // processes)             # each process gets its share of the cores
@@ -213,8 +213,6 @@ def fer_serve(host: str = '127.0.0.1',          # address to listen on ('0.0.0.0
         opts = dict(checkpoint=checkpoint, backend=backend, max_connections=max_connections, max_bytes=max_bytes, max_pixels=max_pixels,
                     workers=workers, threads=None if backend == 'torch' else threads, detector_kw=dict(kind=detector, min_face=min_face))
         app = create_app(**opts)                                       # bad options fail here, once, whatever the processes
-    except (FileNotFoundError, ValueError, RuntimeError) as e:
-        print(f"fer-serve: error: {e}", file=sys.stderr); sys.exit(1)
     print(f"fer-serve: {app.state.fer.predictor} on http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}"
           + (f" in {processes} processes" if processes > 1 else '') + "  (open it in a browser and allow the camera; Ctrl+C stops)", flush=True)
     ws_max = max(16 * 2**20, 2 * max_bytes)

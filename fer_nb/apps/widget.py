@@ -74,7 +74,7 @@ class _ShowSink:
 class KernelCamera:
     "A camera (or video) read in the kernel with OpenCV, shown in an `ipywidgets.Image` with Start, Stop and Reset."
     def __init__(self, pipeline: LivePipeline | None = None, source=0, width: int = 640, height: int = 480, jpeg_quality: int = 80):
-        import ipywidgets as W
+        import ipywidgets as W  # optional heavy import (Jupyter: only in a notebook)
         pipeline = pipeline or LivePipeline(EmotionPredictor())  # None: the model packaged with fer_nb
         self.pipeline, self.source, self.size, self.jpeg_quality = pipeline, source, (width, height), int(jpeg_quality)
         self.image = W.Image(format='jpeg', layout=W.Layout(max_width=f'{width}px'))

@@ -13,6 +13,7 @@ from torch import nn
 from torchvision.transforms import v2
 from fastcore.script import call_parse, Param
 from ..core import *
+from tqdm.auto import tqdm
 
 # %% auto #0
 __all__ = ['ACCEPTED_LAYOUTS', 'IMAGE_EXTS', 'FERData', 'synthetic_fer2013', 'write_fer2013', 'FERDataError', 'find_fer2013',
@@ -149,7 +150,6 @@ def _decode(name, buf, resize):
 
 def _read_images(items, source, skip_bad, resize, total=None) -> FERData:
     "Decode (name, (folder, label), bytes) items into sorted FERData."
-    from tqdm.auto import tqdm
     rows, skipped, n_resized, n_noprefix = [], [], 0, 0
     for name, (folder, label), buf in tqdm(items, total=total, desc='decoding', unit='img', leave=False, mininterval=1,
                                            disable=total is not None and total < 2000):
@@ -190,7 +190,6 @@ def _read_tar(path: Path, skip_bad, resize):
 
 # %% ../../nbs/01_data.load.ipynb #d2ba8a19
 def _read_csv(path: Path, skip_bad, resize):
-    from tqdm.auto import tqdm
     imgs, labels, splits, names, skipped = [], [], [], [], []
     with open(path, newline='') as f:
         reader = csv.reader(f)
@@ -288,7 +287,7 @@ def load_fer2013(path=None,          # folder, .zip, .tar(.gz/.xz) or .csv; None
 # %% ../../nbs/01_data.load.ipynb #6451ff1f
 def plot_class_distribution(data: FERData, fname=None):
     "Bar chart of images per class and original split, in each emotion's colour; saved to `fname` if given."
-    import matplotlib.pyplot as plt, seaborn as sns
+    import matplotlib.pyplot as plt, seaborn as sns  # optional heavy import (matplotlib: only for figures)
     ct = data.counts().drop(index='total', columns='total')
     df = ct.reset_index().melt(id_vars='emotion', var_name='split', value_name='images')
     fig, ax = plt.subplots(figsize=(8, 3.2))
@@ -302,7 +301,7 @@ def plot_class_distribution(data: FERData, fname=None):
 
 def show_examples(data: FERData, n=8, seed=0, fname=None):
     "A grid of `n` random examples per class; saved to `fname` if given."
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # optional heavy import (matplotlib: only for figures)
     rng = np.random.default_rng(seed)
     fig, axs = plt.subplots(NUM_CLASSES, n, figsize=(n * 0.9, NUM_CLASSES * 0.95))
     for c in range(NUM_CLASSES):

@@ -54,7 +54,7 @@ def duplicate_summary(data: FERData) -> pd.DataFrame:
 # %% ../../nbs/02_data.split.ipynb #a6554c65
 def show_duplicates(data: FERData, n_groups=6, fname=None, seed=0):
     "A few groups of byte-identical images, label conflicts first, each captioned with its split and label."
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # optional heavy import (matplotlib: only for figures)
     fd = find_duplicates(data)
     if fd.empty: raise ValueError(f"{data} has no duplicate images")
     conflict = fd.groupby('group').label.nunique() > 1
@@ -132,9 +132,7 @@ def fer_data(path: Param('FER2013 folder, .zip, .tar(.gz/.xz) or .csv (default: 
              figures: bool = False,   # also save the class-distribution and example figures to figures/
             ):
     "Load FER2013 and print a summary: counts per class and split, class weights, normalisation statistics."
-    try: d = load_fer2013(path, cache='refresh' if refresh else True, skip_bad=skip_bad, resize=resize, verbose=True)
-    except (FileNotFoundError, FERDataError) as e:
-        import sys; print(f"fer-data: error: {e}", file=sys.stderr); sys.exit(1)
+    with cli_errors('fer-data'): d = load_fer2013(path, cache='refresh' if refresh else True, skip_bad=skip_bad, resize=resize, verbose=True)
     tr = d.split('Training')
     print('\n' + d.counts().to_string(), '\n')
     m, s = norm_stats(tr.images)
@@ -142,6 +140,6 @@ def fer_data(path: Param('FER2013 folder, .zip, .tar(.gz/.xz) or .csv (default: 
     print(f"training pixels: mean {m:.4f}, std {s:.4f}")
     if d.skipped: print(f"skipped {len(d.skipped)} bad file(s), e.g. {d.skipped[0][1]}")
     if figures:
-        import matplotlib; matplotlib.use('Agg')
+        import matplotlib; matplotlib.use('Agg')  # optional heavy import (matplotlib: only for figures)
         for f, fn in ((plot_class_distribution, 'class_distribution.png'), (show_examples, 'examples_per_class.png')):
             f(d, fname=figures_dir() / fn); print('saved', figures_dir() / fn)

@@ -12,6 +12,7 @@ from ..data.load import IMAGE_EXTS, FERDataError, _index_members
 from ..inference.detect import FaceDetector, as_bgr, crop_faces
 from ..inference.predict import EmotionPredictor
 from .metrics import compute_metrics, plot_confusion, plot_reliability
+from tqdm.auto import tqdm
 
 # %% auto #0
 __all__ = ['CLASS_ALIASES', 'DROPPED', 'LABEL_MAPS', 'GROUP_PATTERNS', 'NO_FACE', 'class_of', 'read_labelled', 'class_of_folder',
@@ -172,8 +173,7 @@ def whole_crop(img) -> np.ndarray:
 def evaluate_folder(data, checkpoint=None, out=None, label_map: str | None = None, detector: str = 'yunet', align: bool = True,
                     no_face: str = 'skip', backend: str = 'onnx', bootstrap: int = 1000, progress: bool = True) -> dict:
     "Evaluate a model (None: the packaged one) on a labelled face dataset other than FER2013: detect, align, classify; write metrics, predictions and figures; return the metrics."
-    from tqdm.auto import tqdm
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # optional heavy import (matplotlib: only for figures)
     if no_face not in NO_FACE: raise ValueError(f"no_face must be one of {NO_FACE}, not {no_face!r}")
     table, report = read_labelled(data, label_map)
     det, pred = FaceDetector(detector), EmotionPredictor(checkpoint, backend)
@@ -206,7 +206,7 @@ def evaluate_folder(data, checkpoint=None, out=None, label_map: str | None = Non
     for g in ('subject', 'sequence'):
         if t[g].notna().any(): p[g] = t[g]
     p.to_csv(out / 'predictions.csv', index=False)
-    (out / 'metrics.json').write_text(json.dumps(m, indent=1, default=float) + '\n')
+    write_json(out / 'metrics.json', m)
     for fig, name in ((plot_confusion(m['confusion_matrix']), 'confusion_matrix.png'), (plot_reliability(y, probs), 'reliability.png')):
         fig.savefig(out / name, dpi=80); plt.close(fig)
     return m

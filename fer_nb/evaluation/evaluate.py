@@ -72,8 +72,8 @@ def evaluate_checkpoint(checkpoint=None, data=None, split='PrivateTest', tta='no
     pred = pd.DataFrame(probs.round(5), columns=[f'p_{e}' for e in EMOTIONS])
     pred.insert(0, 'name', test.names); pred.insert(1, 'label', np.array(EMOTIONS)[test.labels]); pred.insert(2, 'predicted', np.array(EMOTIONS)[probs.argmax(1)])
     pred.to_csv(out / 'predictions.csv', index=False)
-    json.dump(m, open(out / 'metrics.json', 'w'), indent=1)
-    import matplotlib.pyplot as plt
+    write_json(out / 'metrics.json', m)
+    import matplotlib.pyplot as plt  # optional heavy import (matplotlib: only for figures)
     for f, name in ((lambda fn: plot_confusion(m['confusion_matrix'], fn), 'confusion_matrix.png'),
                     (lambda fn: plot_reliability(test.labels, {'before (T = 1)': raw, f'after (T = {T:.2f})': live}, fname=fn), 'reliability.png')):
         fig = f(out / name)
@@ -101,13 +101,11 @@ def fer_evaluate(checkpoint: Param('a .safetensors model, or a run folder holdin
                  no_face: str = 'skip',      # another dataset, an image where no face is found: 'skip' (counted) or 'whole' (classified whole, flagged)
                 ):
     "Evaluate a trained fer_nb model on a FER2013 test split, or on another labelled face dataset: metrics.json, predictions.csv and figures."
-    import sys
-    try:
+    with cli_errors('fer-evaluate'):
         if data is not None and not is_fer2013_source(data):
             if tta != 'none' or split != 'PrivateTest': raise ValueError("--tta and --split are for FER2013 only; another dataset is evaluated whole, without TTA")
             return print_summary(evaluate_folder(data, checkpoint, out, label_map, detector, no_face=no_face, bootstrap=bootstrap))
         m = evaluate_checkpoint(checkpoint, data, split, tta, out, batch_size, device, bootstrap, save_figures)
-    except (ValueError, FileNotFoundError) as e: print(f"fer-evaluate: error: {e}", file=sys.stderr); sys.exit(1)
     lo, hi = m['accuracy_ci95']
     print(f"{m['split']} ({m['n']} images, tta={m['tta']}): accuracy {m['accuracy']:.4f} [{lo:.4f}, {hi:.4f}], "
           f"macro F1 {m['macro_f1']:.4f}, disgust F1 {m['per_class']['disgust']['f1-score']:.4f}")

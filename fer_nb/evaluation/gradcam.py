@@ -10,6 +10,7 @@ from torch import nn
 import torch.nn.functional as F
 from ..core import EMOTIONS, NUM_CLASSES, emotion_label
 from ..models.builder import create_model, model_spec, default_target_layer
+from scipy.stats import rankdata
 
 # %% auto #0
 __all__ = ['CASCADE', 'CAMExtractor', 'overlay_cam', 'rank_correlation', 'reinitialised', 'sanity_check']
@@ -161,7 +162,6 @@ def overlay_cam(image,                       # gray (H,W) or (H,W,1), or colour 
 # %% ../../nbs/33_evaluation.gradcam.ipynb #7d3412a2
 def rank_correlation(a, b) -> np.ndarray:
     "Spearman rank correlation between maps a[i] and b[i] (ties get their average rank); NaN where a map is constant."
-    from scipy.stats import rankdata
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     if a.shape != b.shape or a.ndim < 2: raise ValueError(f"Expected two maps or batches of maps of the same shape, got {a.shape} and {b.shape}")
     single = a.ndim == 2

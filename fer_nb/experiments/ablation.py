@@ -16,6 +16,7 @@ from ..evaluation.evaluate import evaluate_checkpoint
 from ..evaluation.metrics import compare_predictions
 from ..evaluation.evaluate import load_predictions
 from ..data.load import load_fer2013
+from tqdm.auto import tqdm
 
 # %% auto #0
 __all__ = ['ABLATION', 'FINAL', 'TTA_ROW', 'STEM_ROW', 'seed_list', 'slug', 'ablation_plan', 'train_runs', 'score_runs',
@@ -63,7 +64,6 @@ def _train_job(cfg: dict, threads: int) -> dict:
 
 def train_runs(jobs: dict, parallel: int = 1, progress: bool = True) -> dict:
     "Train each {key: fit options} (with its own `out`), `parallel` at a time in worker processes; {key: summary, or the exception it raised}."
-    from tqdm.auto import tqdm
     def report(k, s):
         if isinstance(s, Exception): tqdm.write(f"run {k} failed: {type(s).__name__}: {s}")
         elif progress: tqdm.write(f"{k}: best valid acc {s['best_valid_acc']:.4f} at epoch {s['best_epoch']} of {s['epochs_run']}")
@@ -163,7 +163,7 @@ def run_ablation(epochs: int = 60, long_epochs: int = 200, seeds=(0,), final_see
            'spread': seed_spread(scores, fs), 'images': {sp: scores[(FINAL, seeds[0], sp, 'none')]['n'] for sp in ('PrivateTest', 'both')},
            'best_run': runs[(FINAL, best)]}
     results.mkdir(parents=True, exist_ok=True)
-    (results / 'ablation.json').write_text(json.dumps(res, indent=1, default=float) + '\n')
+    write_json(results / 'ablation.json', res)
     (results / 'ablation.md').write_text(ablation_markdown(res) + '\n')
     return res
 
@@ -183,8 +183,7 @@ def fer_ablation(epochs: int = 60,            # epochs of the short rows
                  results: str = 'results/ablation',  # where the table and metrics go
                 ):
     "Train, score and compare the rows of the FER2013 ablation (baseline, + label smoothing, ... + ten-crop TTA, other stem)."
-    try: res = run_ablation(epochs, long_epochs, seed_list(seeds), seed_list(final_seeds), parallel, out, results, stem=stem, width=width,
-                            max_train=max_train, device=device, data=data)
-    except (ValueError, RuntimeError) as e:
-        import sys; print(f"fer-ablation: error: {e}", file=sys.stderr); sys.exit(1)
+    with cli_errors('fer-ablation'):
+        res = run_ablation(epochs, long_epochs, seed_list(seeds), seed_list(final_seeds), parallel, out, results, stem=stem, width=width,
+                           max_train=max_train, device=device, data=data)
     print(ablation_markdown(res))

@@ -12,6 +12,7 @@ from ..core import *
 from ..inference.detect import FaceDetector, DETECTORS, box_iou, crop_faces
 from ..inference.detect import compose_frame
 from ..inference.live import LivePipeline, VideoSource
+from sklearn.datasets import load_sample_images
 
 # %% auto #0
 __all__ = ['SOURCE_FACES', 'backgrounds', 'face_free_images', 'Scene', 'paste_face', 'make_scenes', 'match', 'score_detector',
@@ -24,7 +25,6 @@ SOURCE_FACES = {  # portrait in samples/ -> its face box (x, y, w, h), YuNet's o
 
 def backgrounds(size=(640, 480)) -> list:
     "Face-free backgrounds as BGR `size` images: scikit-learn's two sample photos (CC BY 2.0) and two generated textures."
-    from sklearn.datasets import load_sample_images
     W, H = size; out = [cv2.resize(np.ascontiguousarray(im[..., ::-1]), size, interpolation=cv2.INTER_AREA) for im in load_sample_images().images]
     rng = np.random.default_rng(0)
     noise = cv2.GaussianBlur(rng.integers(0, 256, (H, W, 3)).astype(np.uint8), (0, 0), 3)             # blotchy texture
@@ -157,7 +157,7 @@ def live_latency(detector: FaceDetector, predictor, clip=None, repeat: int = 2, 
 # %% ../../nbs/62_experiments.detect_bench.ipynb #cb843dea
 def plot_bench(summary: pd.DataFrame, scenes: list, fname=None):
     "Recall by face size and by angle per detector, and four of the scenes."
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # optional heavy import (matplotlib: only for figures)
     fig = plt.figure(figsize=(11, 5.2)); gs = fig.add_gridspec(2, 4)
     for k, (key, unit, title) in enumerate((('px', ' px', 'recall by face size (upright)'), ('°', '°', 'recall by in-plane angle (96 px)'))):
         ax = fig.add_subplot(gs[0, 2 * k:2 * k + 2]); rows = [r for r in summary.index if r.endswith(unit)]

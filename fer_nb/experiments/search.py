@@ -113,8 +113,8 @@ def train_command(cfg: dict, drop=('data', 'out', 'device', 'epochs', 'patience'
 # %% ../../nbs/60_experiments.search.ipynb #531585d4
 def plot_search(study: optuna.Study, out=None) -> dict:
     "Optuna's optimization history, parameter importances and per-trial validation curves; saved as PNGs in `out` if given."
-    import matplotlib.pyplot as plt
-    import optuna.visualization.matplotlib as ovm
+    import matplotlib.pyplot as plt  # optional heavy import (matplotlib: only for figures)
+    import optuna.visualization.matplotlib as ovm  # optional heavy import (optuna: only for its plots)
     figs = {}
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', optuna.exceptions.ExperimentalWarning)
@@ -136,8 +136,8 @@ def write_search_results(study: optuna.Study, results) -> dict:
     best = {'trial': study.best_trial.number, 'valid_acc': study.best_value, 'params': study.best_params, 'config': cfg,
             'command': train_command(cfg), 'trials': len(study.trials), 'finished': len(finished(study)),
             'pruned': sum(t.state == TrialState.PRUNED for t in study.trials)}
-    (results / 'best.json').write_text(json.dumps(best, indent=1, default=str) + '\n')
-    import matplotlib.pyplot as plt
+    write_json(results / 'best.json', best, default=str)
+    import matplotlib.pyplot as plt  # optional heavy import (matplotlib: only for figures)
     for f in plot_search(study, results).values(): plt.close(f)
     return best
 
@@ -155,7 +155,8 @@ def fer_search(n_trials: int = 30,          # finished trials the study should h
                seed: int = 0,               # sampler seed
               ):
     "Search the training options with Optuna on the validation slice (resumable); prints the best trial and its fer-train command."
-    study = run_search(n_trials, [m.strip() for m in models.split(',')], out, timeout=timeout, seed=seed,
-                       data=data, epochs=epochs, max_train=max_train or None, width=width, device=device)
-    best = write_search_results(study, results or _out_dir(out))
+    with cli_errors('fer-search'):
+        study = run_search(n_trials, [m.strip() for m in models.split(',')], out, timeout=timeout, seed=seed,
+                           data=data, epochs=epochs, max_train=max_train or None, width=width, device=device)
+        best = write_search_results(study, results or _out_dir(out))
     print(f"best valid acc {best['valid_acc']:.4f} (trial {best['trial']}, {best['finished']} finished, {best['pruned']} pruned)\n{best['command']}")

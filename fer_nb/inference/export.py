@@ -22,11 +22,11 @@ def onnx_cache_dir() -> Path:
 
 def onnx_meta(path) -> dict:
     "The metadata an ONNX file carries (classes, normalisation, temperature, checkpoint hash, opset, precision)."
-    import onnx
+    import onnx  # optional heavy import (onnx: only to export)
     return {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
 
 def _add_metadata(path, **meta):
-    import onnx
+    import onnx  # optional heavy import (onnx: only to export)
     m = onnx.load(str(path))
     for k, v in meta.items(): m.metadata_props.add(key=k, value=str(v))
     onnx.save(m, str(path))
@@ -69,8 +69,8 @@ def calibration_images(n: int = 300, seed: int = 0, data=None) -> np.ndarray:
 
 def quantize_onnx(checkpoint=None, calib_images=None, n_calib: int = 300, seed: int = 0, out=None) -> Path:
     "int8 static quantisation (QDQ, per-channel, U8S8; first conv and the head's linear layers in float) of the fp32 export, calibrated on training images; cached. For the packaged model: the int8 file shipped with it."
-    from onnxruntime.quantization import quantize_static, QuantFormat, QuantType, CalibrationDataReader, CalibrationMethod
-    from onnxruntime.quantization.shape_inference import quant_pre_process
+    from onnxruntime.quantization import quantize_static, QuantFormat, QuantType, CalibrationDataReader, CalibrationMethod  # optional heavy import (onnxruntime.quantization: only to quantise)
+    from onnxruntime.quantization.shape_inference import quant_pre_process  # optional heavy import (onnxruntime.quantization: only to quantise)
     shipped = WEIGHTS_DIR / PACKAGED_INT8  # the packaged model's int8 copy needs no data at the user's end
     if calib_images is None and out is None and shipped.is_file() and \
        onnx_meta(shipped).get('checkpoint_sha256') == file_digest(resolve_checkpoint(checkpoint)): return shipped
@@ -94,7 +94,7 @@ def quantize_onnx(checkpoint=None, calib_images=None, n_calib: int = 300, seed: 
             try:
                 try: quant_pre_process(str(fp32), str(pre))
                 except TypeError: quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)  # CBAM's channel max/mean defeat onnxruntime's symbolic shapes
-                import onnx
+                import onnx  # optional heavy import (onnx: only to export)
                 nodes = onnx.load(str(pre)).graph.node
                 keep_float = [n.name for n in nodes if n.op_type == 'Gemm'] + [next(n.name for n in nodes if n.op_type == 'Conv')]
                 quantize_static(str(pre), str(tmp), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,

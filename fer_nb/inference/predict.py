@@ -10,6 +10,7 @@ from ..core import *
 from ..data.transforms import preprocess_faces
 from ..models.builder import load_model, resolve_checkpoint
 from .export import export_onnx, quantize_onnx, onnx_meta
+import onnxruntime as ort
 
 # %% auto #0
 __all__ = ['BACKENDS', 'EmotionPredictor', 'backend_agreement']
@@ -23,16 +24,16 @@ class EmotionPredictor:
                  checkpoint=None,        # .safetensors file or run folder; None: the model packaged with fer_nb
                  backend: str = 'onnx',  # 'torch', 'onnx' (ONNX Runtime fp32) or 'onnx-int8' (static int8)
                  threads: int | None = None,  # ONNX Runtime's intra-op threads (None: 2); PyTorch's are process-wide, set them with torch.set_num_threads
-                 calib_images=None):     # int8 only: (N,48,48) uint8 calibration images (None: the shipped int8 file for the packaged model, else 300 FER2013 training images)
+                 calib_images=None,      # int8 only: (N,48,48) uint8 calibration images (None: the shipped int8 file for the packaged model, else 300 FER2013 training images)
+                 flip: bool = False):    # average each face's probabilities with its mirror image's (test-time augmentation; twice the classifier's work)
         if backend not in BACKENDS: raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
-        self.checkpoint, self.backend = resolve_checkpoint(checkpoint), backend
+        self.checkpoint, self.backend, self.flip = resolve_checkpoint(checkpoint), backend, bool(flip)
         if backend == 'torch':
             if threads is not None: raise ValueError("threads is for the ONNX Runtime back ends: PyTorch's thread count is "
                                                      "process-wide, so set it yourself with torch.set_num_threads(n)")
             self.model = load_model(self.checkpoint, device='cpu').to(memory_format=torch.channels_last)
             meta, self.onnx_path = self.model.meta, None
         else:
-            import onnxruntime as ort
             self.onnx_path = export_onnx(self.checkpoint) if backend == 'onnx' else quantize_onnx(self.checkpoint, calib_images)
             meta = onnx_meta(self.onnx_path)
             so = ort.SessionOptions()
@@ -57,14 +58,16 @@ class EmotionPredictor:
         return self.session.run(None, {'faces': x})[0]
 
     def classify(self, x: np.ndarray) -> np.ndarray:
-        "Calibrated probabilities (N,7) in `EMOTIONS` order for a preprocessed batch: softmax(logits / temperature)."
-        return softmax(self.logits(x) / self.temperature, axis=1).astype(np.float32)
+        "Calibrated probabilities (N,7) in `EMOTIONS` order for a preprocessed batch: softmax(logits / temperature), with `flip` averaged with the mirror images' (one batch)."
+        if not self.flip: return softmax(self.logits(x) / self.temperature, axis=1).astype(np.float32)
+        p = softmax(self.logits(np.concatenate([x, x[..., ::-1]])) / self.temperature, axis=1)
+        return ((p[:len(x)] + p[len(x):]) / 2).astype(np.float32)
 
     def __call__(self, crops) -> np.ndarray:
         "Probabilities (N,7) for a list of face crops."
         return self.classify(self.preprocess(crops))
 
-    def __repr__(self): return f"EmotionPredictor({self.checkpoint.name}, backend={self.backend!r}, temperature={self.temperature:.3g})"
+    def __repr__(self): return f"EmotionPredictor({self.checkpoint.name}, backend={self.backend!r}, temperature={self.temperature:.3g}{', flip' if self.flip else ''})"
 
 # %% ../../nbs/42_inference.predict.ipynb #4c55ba10
 def backend_agreement(predictors: dict, images, labels, reference: str = 'torch', batch_size: int = 256) -> pd.DataFrame:

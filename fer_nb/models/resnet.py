@@ -14,6 +14,7 @@ import torchvision
 from safetensors import safe_open
 from safetensors.torch import load_file
 from ..core import NUM_CLASSES, IMG_SIZE
+from torchvision.models.resnet import BasicBlock
 
 # %% auto #0
 __all__ = ['STEMS', 'DEPTHS', 'BACKBONE_STAGES', 'imagenet_weights_path', 'read_state_dict', 'state_dict_differences',
@@ -120,7 +121,6 @@ def resnet_backbone(pretrained=None,  # None, 'imagenet', a .pth/.safetensors pa
 # %% ../../nbs/10_models.resnet.ipynb #acf9f3ee
 def narrow_resnet(width: int = 32, depth: int = 18) -> torchvision.models.ResNet:
     "torchvision's ResNet-`depth` with stage widths `width`, 2x, 4x, 8x (64 is the original), a one-channel 7x7/2 `conv1` and no `fc`."
-    from torchvision.models.resnet import BasicBlock
     net = getattr(torchvision.models, f'resnet{depth}')(weights=None)
     net.inplanes = width  # _make_layer builds each stage from the previous stage's width
     net.conv1, net.bn1 = _new_conv1(7, 2, width), nn.BatchNorm2d(width)

@@ -19,6 +19,7 @@ from ..models.builder import MODELS, create_model, list_models, model_options, m
 from .calibration import fit_temperature
 from .losses import make_loss, LOSS_KINDS
 from .distributed import init_distributed, end_distributed, all_reduce_sum, broadcast_object, gather_object, scaled_lr, sync_buffers, LR_SCALING
+from tqdm.auto import tqdm
 
 # %% auto #0
 __all__ = ['CHOICES', 'build_model', 'warm_start', 'augmentation', 'for_model', 'check_config', 'prepare_data', 'train_one_epoch',
@@ -110,7 +111,6 @@ def _autocast(device):
 def train_one_epoch(model, X, y, optimizer, loss_fn, augment, epoch, batch_size=64, seed=42, mixup=0.0, on_step=None, progress=True,
                     rank=0, world=1):
     "Train `model` for one epoch over (X, y) on their device (under DDP: this rank's share of the epoch's order); returns {'loss', 'acc'} over all ranks; raises FloatingPointError on a non-finite loss."
-    from tqdm.auto import tqdm
     model.train(); dev = X.device
     order = torch.randperm(len(X), generator=torch.Generator().manual_seed(seed * 1000 + epoch)).to(dev)   # the same on every rank
     if world > 1: order = order[:len(order) // world * world][rank::world]    # equal shares: every rank takes the same steps
@@ -194,7 +194,7 @@ def load_checkpoint(path, map_location='cpu') -> dict:
 # %% ../../nbs/22_training.train.ipynb #4ae52248
 def plot_history(history, fname=None):
     "Loss and accuracy per epoch (train and valid), best epoch marked; saved to `fname` if given."
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # optional heavy import (matplotlib: only for figures)
     h = pd.DataFrame(history)
     fig, axs = plt.subplots(1, 3, figsize=(11, 3))
     for ax, m in zip(axs[:2], ('loss', 'acc')):
@@ -244,7 +244,7 @@ def fit(cfg: dict | None = None, on_step=None, progress=True, on_epoch=None, **o
     ck = load_checkpoint(out / 'last.pt') if cfg['resume'] and main and (out / 'last.pt').exists() else None
     ck = broadcast_object(ck)                            # rank 0 reads the checkpoint for all: no shared file system needed
     if ck is not None:
-        changed = {k: (ck['args'][k], cfg[k]) for k in cfg if k not in ('resume', 'epochs', 'patience', 'device', 'sync_bn') and ck['args'].get(k, default_config()[k]) != cfg[k]}
+        changed = {k: (ck['args'][k], cfg[k]) for k in cfg if k not in ('resume', 'epochs', 'patience', 'device', 'sync_bn', 'out') and ck['args'].get(k, default_config()[k]) != cfg[k]}
         if changed: raise ValueError(f"Cannot resume {out / 'last.pt'} with other options: {changed} (checkpoint, now)")
         model.load_state_dict(ck['model']); opt.load_state_dict(ck['optimizer'])
         if sched is not None: sched.load_state_dict(ck['scheduler'])
@@ -261,8 +261,7 @@ def fit(cfg: dict | None = None, on_step=None, progress=True, on_epoch=None, **o
         elif ddp.main: set_rng_state(ck['rng'])          # another number of processes: exact for rank 0 only (the others keep their seeds)
         if progress: print(f"resuming {out / 'last.pt'} after epoch {start} (best valid acc {best['acc']:.4f} at epoch {best['epoch'] + 1})")
     elif cfg['resume'] and progress: print(f"resume=True but {out / 'last.pt'} does not exist: starting a new run")
-    from torch.utils.tensorboard import SummaryWriter
-    from tqdm.auto import tqdm
+    from torch.utils.tensorboard import SummaryWriter  # optional heavy import (TensorBoard: only to log a run)
     tb = SummaryWriter(str(out / 'tb')) if main else None
     ebar = tqdm(range(start, cfg['epochs']), desc='epochs', initial=start, total=cfg['epochs'], disable=not progress)
     try:
@@ -311,10 +310,10 @@ def fit(cfg: dict | None = None, on_step=None, progress=True, on_epoch=None, **o
         temperature = round(fit_temperature(model_logits(bm, Xva).cpu().numpy(), parts['valid'].labels), 4)
         save_model(bm, out / 'best.safetensors', **{k: v for k, v in bm.meta.items() if k not in (*_RESERVED_META, 'temperature')}, temperature=temperature)
     if history:
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # optional heavy import (matplotlib: only for figures)
         plt.close(plot_history(history, out / 'training_curves.png'))
-    json.dump({'best_valid_acc': best['acc'], 'best_epoch': best['epoch'] + 1, 'epochs_run': len(history), 'stopped': stopped, 'temperature': temperature,
-               'train_images': len(Xtr), 'valid_images': len(Xva), 'processes': ddp.world, 'config': cfg}, open(out / 'summary.json', 'w'), indent=1)
+    write_json(out / 'summary.json', {'best_valid_acc': best['acc'], 'best_epoch': best['epoch'] + 1, 'epochs_run': len(history), 'stopped': stopped,
+               'temperature': temperature, 'train_images': len(Xtr), 'valid_images': len(Xva), 'processes': ddp.world, 'config': cfg})
     end_distributed(ddp)
     return {'history': history, 'best': best, 'out': out, 'stopped': stopped}
 
@@ -358,9 +357,7 @@ def fer_train(data: str = None,            # FER2013 folder/zip/tar/csv; None: l
              ):
     "Train a fer_nb network (`--model`, default ResNet-18) on FER2013 with the fer_nb recipe; writes checkpoints, history, TensorBoard logs and curves to `out`."
     cfg = dict(locals())
-    try: r = fit(cfg)
-    except ValueError as e:
-        import sys; print(f"fer-train: error: {e}", file=sys.stderr); sys.exit(1)
+    with cli_errors('fer-train'): r = fit(cfg)
     if int(os.environ.get('RANK', 0)) == 0: print(f"best valid acc {r['best']['acc']:.4f} at epoch {r['best']['epoch'] + 1}; results in {r['out']}")
 
 # %% ../../nbs/22_training.train.ipynb #c2199253
