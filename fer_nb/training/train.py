@@ -4,7 +4,8 @@
 
 # %% ../../nbs/22_training.train.ipynb #7d4b9ba1
 from __future__ import annotations
-import inspect, json, math, os, random, time, warnings
+import functools, inspect, json, math, os, random, time, warnings
+from dataclasses import asdict, field, make_dataclass, replace
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from torch import nn
@@ -22,13 +23,29 @@ from .distributed import init_distributed, end_distributed, all_reduce_sum, broa
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['CHOICES', 'build_model', 'warm_start', 'augmentation', 'for_model', 'check_config', 'prepare_data', 'train_one_epoch',
-           'evaluate', 'build_optimizer', 'build_scheduler', 'frozen_at', 'rng_state', 'set_rng_state',
-           'save_checkpoint', 'load_checkpoint', 'plot_history', 'default_config', 'fit', 'fer_train', 'training_speed']
+__all__ = ['CHOICES', 'TrainConfig', 'as_config', 'build_model', 'warm_start', 'augmentation', 'for_model', 'check_config',
+           'prepare_data', 'train_one_epoch', 'evaluate', 'build_optimizer', 'build_scheduler', 'frozen_at',
+           'rng_state', 'set_rng_state', 'save_checkpoint', 'load_checkpoint', 'plot_history', 'default_config', 'fit',
+           'fer_train', 'training_speed']
 
 # %% ../../nbs/22_training.train.ipynb #8f7ecdf7
 CHOICES = {'stem': STEMS, 'optimizer': ('adam', 'adamw', 'sgd'), 'scheduler': ('cosine', 'plateau', 'none'), 'loss': LOSS_KINDS,
            'lr_scaling': LR_SCALING, 'sync_bn': (False, True)}
+
+@functools.cache
+def _config_type() -> type:
+    "The dataclass of `fer_train`'s parameters (made when first needed: `python -m` runs `fer_train` as soon as it is defined)."
+    cls = make_dataclass('TrainConfig', [(p.name, p.annotation, field(default=p.default))
+                                         for p in inspect.signature(fer_train.__wrapped__).parameters.values()])
+    cls.__module__, cls.__doc__ = __name__, "Every option of the training recipe, typed: the fields, types and defaults of `fer_train`'s parameters."
+    return cls
+
+def as_config(cfg):
+    "`cfg` as a `TrainConfig`: a `TrainConfig` as it is, a dict (any subset of the options) over the defaults."
+    if isinstance(cfg, _config_type()): return cfg
+    unknown = sorted(set(cfg) - set(default_config()))
+    if unknown: raise ValueError(f"Unknown training option(s): {', '.join(unknown)} (fer-train --help lists the options)")
+    return _config_type()(**{**default_config(), **cfg})
 
 def _takes_pretrained(name: str) -> bool:
     "Whether architecture `name` can start from pretrained weights."
@@ -36,11 +53,12 @@ def _takes_pretrained(name: str) -> bool:
 
 def build_model(cfg: dict) -> nn.Module:
     "The network `cfg` describes: its architecture with the options it takes (stem, width, dropout, pretrained weights)."
-    takes = model_options(cfg['model'])
-    kw = {k: cfg[k] for k in ('stem', 'width') if k in takes}
-    if cfg.get('dropout') is not None: kw['dropout'] = cfg['dropout']
-    if cfg['pretrained'] is not None: kw['pretrained'] = cfg['pretrained']
-    return create_model(cfg['model'], **kw)
+    cfg = as_config(cfg)
+    takes = model_options(cfg.model)
+    kw = {k: getattr(cfg, k) for k in ('stem', 'width') if k in takes}
+    if cfg.dropout is not None: kw['dropout'] = cfg.dropout
+    if cfg.pretrained is not None: kw['pretrained'] = cfg.pretrained
+    return create_model(cfg.model, **kw)
 
 def warm_start(model: nn.Module, path) -> nn.Module:
     "Load the weights of a fer_nb model file (.safetensors) or training checkpoint (.pt) into `model`, strictly: a warm start, no optimiser state."
@@ -55,8 +73,8 @@ def warm_start(model: nn.Module, path) -> nn.Module:
 
 def augmentation(cfg: dict) -> BatchAugment:
     "The training augmentation of `cfg`: crops of `crop_size` taken at the image's own scale (the crop's area share scaled by (crop_size/48)^2)."
-    k = (cfg['crop_size'] / IMG_SIZE) ** 2
-    return BatchAugment(scale=(0.8 * k, 1.0 * k), erasing_p=cfg['erasing_p'], size=cfg['crop_size'])
+    cfg = as_config(cfg); k = (cfg.crop_size / IMG_SIZE) ** 2
+    return BatchAugment(scale=(0.8 * k, 1.0 * k), erasing_p=cfg.erasing_p, size=cfg.crop_size)
 
 def for_model(cfg: dict, name: str) -> dict:
     "`cfg` for architecture `name`: the ResNet-only options (stem, width) at their defaults where `name` has none."
@@ -64,43 +82,45 @@ def for_model(cfg: dict, name: str) -> dict:
     return {**cfg, 'model': name, **{k: defaults[k] for k in ('stem', 'width') if k not in takes}}
 
 def check_config(cfg: dict) -> dict:
-    "Raise a ValueError naming the valid values if any option of `cfg` is invalid; return `cfg`."
-    errs = [f"{k}={cfg[k]!r} (valid: {', '.join(map(repr, v))})" for k, v in CHOICES.items() if cfg[k] not in v]
+    "Raise a ValueError naming the valid values if any option of `cfg` (a dict or a `TrainConfig`) is invalid; return `cfg` as it came."
+    given, cfg = cfg, as_config(cfg)
+    errs = [f"{k}={getattr(cfg, k)!r} (valid: {', '.join(map(repr, v))})" for k, v in CHOICES.items() if getattr(cfg, k) not in v]
     pos = ('epochs', 'batch_size', 'lr')
-    errs += [f"{k}={cfg[k]!r} (must be > 0)" for k in pos if not (isinstance(cfg[k], (int, float)) and cfg[k] > 0)]
+    errs += [f"{k}={getattr(cfg, k)!r} (must be > 0)" for k in pos if not (isinstance(getattr(cfg, k), (int, float)) and getattr(cfg, k) > 0)]
     nonneg = ('freeze_epochs', 'weight_decay', 'eta_min', 'label_smoothing', 'erasing_p', 'mixup', 'patience', 'momentum')
-    errs += [f"{k}={cfg[k]!r} (must be >= 0)" for k in nonneg if not (isinstance(cfg[k], (int, float)) and cfg[k] >= 0)]
+    errs += [f"{k}={getattr(cfg, k)!r} (must be >= 0)" for k in nonneg if not (isinstance(getattr(cfg, k), (int, float)) and getattr(cfg, k) >= 0)]
     for k in ('label_smoothing', 'erasing_p', 'momentum'):
-        if isinstance(cfg[k], (int, float)) and cfg[k] > 1: errs.append(f"{k}={cfg[k]!r} (must be <= 1)")
-    if cfg['model'] not in list_models(): errs.append(f"model={cfg['model']!r} (valid: {', '.join(map(repr, list_models()))})")
+        if isinstance(getattr(cfg, k), (int, float)) and getattr(cfg, k) > 1: errs.append(f"{k}={getattr(cfg, k)!r} (must be <= 1)")
+    if cfg.model not in list_models(): errs.append(f"model={cfg.model!r} (valid: {', '.join(map(repr, list_models()))})")
     else:
-        takes, defaults = model_options(cfg['model']), default_config()
-        errs += [f"{k}={cfg[k]!r} ({cfg['model']} has no {k}; only the ResNets do)" for k in ('stem', 'width') if k not in takes and cfg[k] != defaults[k]]
-        if cfg['pretrained'] is not None and not _takes_pretrained(cfg['model']):
-            errs.append(f"pretrained={cfg['pretrained']!r} ({cfg['model']} has no pretrained weights; it trains from scratch)")
-    if not (isinstance(cfg['width'], int) and cfg['width'] >= 8): errs.append(f"width={cfg['width']!r} (an int >= 8)")
-    elif cfg['width'] != 64 and cfg['pretrained'] is not None: errs.append(f"width={cfg['width']!r} with pretrained weights (they exist for width 64 only)")
-    if cfg['dropout'] is not None and not (isinstance(cfg['dropout'], (int, float)) and 0 <= cfg['dropout'] < 1):
-        errs.append(f"dropout={cfg['dropout']!r} (None or a number in [0, 1))")
-    if not 0 < cfg['valid_pct'] < 1: errs.append(f"valid_pct={cfg['valid_pct']!r} (must be between 0 and 1)")
+        takes, defaults = model_options(cfg.model), default_config()
+        errs += [f"{k}={getattr(cfg, k)!r} ({cfg.model} has no {k}; only the ResNets do)" for k in ('stem', 'width') if k not in takes and getattr(cfg, k) != defaults[k]]
+        if cfg.pretrained is not None and not _takes_pretrained(cfg.model):
+            errs.append(f"pretrained={cfg.pretrained!r} ({cfg.model} has no pretrained weights; it trains from scratch)")
+    if not (isinstance(cfg.width, int) and cfg.width >= 8): errs.append(f"width={cfg.width!r} (an int >= 8)")
+    elif cfg.width != 64 and cfg.pretrained is not None: errs.append(f"width={cfg.width!r} with pretrained weights (they exist for width 64 only)")
+    if cfg.dropout is not None and not (isinstance(cfg.dropout, (int, float)) and 0 <= cfg.dropout < 1):
+        errs.append(f"dropout={cfg.dropout!r} (None or a number in [0, 1))")
+    if not 0 < cfg.valid_pct < 1: errs.append(f"valid_pct={cfg.valid_pct!r} (must be between 0 and 1)")
     for k in ('max_train', 'max_valid'):
-        if cfg[k] is not None and not (isinstance(cfg[k], int) and cfg[k] > 0): errs.append(f"{k}={cfg[k]!r} (None or a positive int)")
-    if not (isinstance(cfg['crop_size'], int) and 16 <= cfg['crop_size'] <= IMG_SIZE): errs.append(f"crop_size={cfg['crop_size']!r} (an int from 16 to {IMG_SIZE})")
-    if cfg['init_weights'] is not None and not Path(str(cfg['init_weights'])).expanduser().is_file(): errs.append(f"init_weights={cfg['init_weights']!r} (no such file)")
-    if cfg['init_weights'] is not None and cfg['pretrained'] is not None: errs.append("init_weights and pretrained both given (one starting point, please)")
-    if cfg['pretrained'] not in (None, 'imagenet') and not Path(str(cfg['pretrained'])).expanduser().is_file():
-        errs.append(f"pretrained={cfg['pretrained']!r} (valid: None, 'imagenet' or an existing weight file)")
-    try: get_device(cfg['device'])
+        if getattr(cfg, k) is not None and not (isinstance(getattr(cfg, k), int) and getattr(cfg, k) > 0): errs.append(f"{k}={getattr(cfg, k)!r} (None or a positive int)")
+    if not (isinstance(cfg.crop_size, int) and 16 <= cfg.crop_size <= IMG_SIZE): errs.append(f"crop_size={cfg.crop_size!r} (an int from 16 to {IMG_SIZE})")
+    if cfg.init_weights is not None and not Path(str(cfg.init_weights)).expanduser().is_file(): errs.append(f"init_weights={cfg.init_weights!r} (no such file)")
+    if cfg.init_weights is not None and cfg.pretrained is not None: errs.append("init_weights and pretrained both given (one starting point, please)")
+    if cfg.pretrained not in (None, 'imagenet') and not Path(str(cfg.pretrained)).expanduser().is_file():
+        errs.append(f"pretrained={cfg.pretrained!r} (valid: None, 'imagenet' or an existing weight file)")
+    try: get_device(cfg.device)
     except ValueError as e: errs.append(str(e))
     if errs: raise ValueError("Invalid training options:\n  " + "\n  ".join(errs))
-    return cfg
+    return given
 
 # %% ../../nbs/22_training.train.ipynb #aab16446
 def prepare_data(cfg: dict) -> dict:
     "Load FER2013 and split it as `cfg` says: {'train': FERData, 'valid': FERData} (test images are never loaded here)."
-    parts = split_fer2013(load_fer2013(cfg['data']), valid_pct=cfg['valid_pct'], seed=cfg['split_seed'])
-    rng = np.random.default_rng(cfg['split_seed'])
-    for k, cap in (('train', cfg['max_train']), ('valid', cfg['max_valid'])):
+    cfg = as_config(cfg)
+    parts = split_fer2013(load_fer2013(cfg.data), valid_pct=cfg.valid_pct, seed=cfg.split_seed)
+    rng = np.random.default_rng(cfg.split_seed)
+    for k, cap in (('train', cfg.max_train), ('valid', cfg.max_valid)):
         if cap is not None and cap < len(parts[k]): parts[k] = parts[k][np.sort(rng.choice(len(parts[k]), cap, replace=False))]
     return {'train': parts['train'], 'valid': parts['valid']}
 
@@ -152,21 +172,24 @@ def evaluate(model, X, y=None, loss_fn=None, batch_size=256, mean=NORM_MEAN, std
 # %% ../../nbs/22_training.train.ipynb #12a270a0
 def build_optimizer(model, cfg):
     "Adam (L2 penalty), AdamW (decoupled weight decay) or SGD with Nesterov momentum, over all parameters of `model`."
-    if cfg['optimizer'] == 'sgd':
-        return torch.optim.SGD(model.parameters(), lr=cfg['lr'], momentum=cfg['momentum'], nesterov=True, weight_decay=cfg['weight_decay'])
-    if cfg['optimizer'] == 'adamw': return torch.optim.AdamW(model.parameters(), lr=cfg['lr'], weight_decay=cfg['weight_decay'])
-    return torch.optim.Adam(model.parameters(), lr=cfg['lr'], weight_decay=cfg['weight_decay'])
+    cfg = as_config(cfg)
+    if cfg.optimizer == 'sgd':
+        return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=True, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == 'adamw': return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 def build_scheduler(opt, cfg):
     "CosineAnnealingLR over all epochs, ReduceLROnPlateau on validation accuracy, or None; stepped once per epoch."
-    if cfg['scheduler'] == 'cosine': return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg['epochs'], eta_min=cfg['eta_min'])
-    if cfg['scheduler'] == 'plateau':
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode='max', factor=cfg['plateau_factor'], patience=cfg['plateau_patience'])
+    cfg = as_config(cfg)
+    if cfg.scheduler == 'cosine': return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs, eta_min=cfg.eta_min)
+    if cfg.scheduler == 'plateau':
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode='max', factor=cfg.plateau_factor, patience=cfg.plateau_patience)
     return None
 
 def frozen_at(epoch, cfg) -> bool:
     "Is the backbone frozen during `epoch` (0-based)?"
-    return cfg['pretrained'] is not None and epoch < cfg['freeze_epochs']
+    cfg = as_config(cfg)
+    return cfg.pretrained is not None and epoch < cfg.freeze_epochs
 
 # %% ../../nbs/22_training.train.ipynb #7beb0c5c
 def rng_state() -> dict:
@@ -218,60 +241,60 @@ def _out_dir(out) -> Path:
 
 def fit(cfg: dict | None = None, on_step=None, progress=True, on_epoch=None, **overrides) -> dict:
     "Train as `cfg` (default: the full recipe, updated by `overrides`) says; returns the history and where the results are."
-    cfg = check_config({**default_config(), **(cfg or {}), **overrides})
-    ddp, dev = init_distributed(get_device(cfg['device']))       # under torchrun: this rank's process group and device
+    cfg = check_config(as_config({**(asdict(cfg) if isinstance(cfg, _config_type()) else cfg or {}), **overrides}))
+    ddp, dev = init_distributed(get_device(cfg.device))       # under torchrun: this rank's process group and device
     main, progress = ddp.main, progress and ddp.main                # logs, checkpoints, TensorBoard and bars: rank 0 only
-    out = _out_dir(cfg['out'])
+    out = _out_dir(cfg.out)
     if main: out.mkdir(parents=True, exist_ok=True)
-    seed_everything(cfg['seed'] + ddp.rank)                          # other augmentations per rank; DDP copies rank 0's weights
+    seed_everything(cfg.seed + ddp.rank)                          # other augmentations per rank; DDP copies rank 0's weights
     parts = prepare_data(cfg)
     Xtr, ytr = to_device(parts['train'], dev); Xva, yva = to_device(parts['valid'], dev)
-    if cfg['pretrained'] is not None and cfg['freeze_epochs'] == 0: pass
-    elif cfg['pretrained'] is None and cfg['freeze_epochs'] > 0 and progress:
-        print(f"freeze_epochs={cfg['freeze_epochs']} ignored: no pretrained weights, so the whole network trains from the start")
+    if cfg.pretrained is not None and cfg.freeze_epochs == 0: pass
+    elif cfg.pretrained is None and cfg.freeze_epochs > 0 and progress:
+        print(f"freeze_epochs={cfg.freeze_epochs} ignored: no pretrained weights, so the whole network trains from the start")
     model = build_model(cfg)
-    if cfg['init_weights'] is not None: warm_start(model, cfg['init_weights'])
+    if cfg.init_weights is not None: warm_start(model, cfg.init_weights)
     model = model.to(dev).to(memory_format=torch.channels_last)
-    if ddp.world > 1 and cfg['sync_bn'] and dev.type == 'cuda': model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    if ddp.world > 1 and cfg.sync_bn and dev.type == 'cuda': model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     wrap = lambda m: nn.parallel.DistributedDataParallel(m, device_ids=[dev.index] if dev.type == 'cuda' else None) if ddp.world > 1 else m
     net = wrap(model)
-    w = compute_class_weights(parts['train'].labels).to(dev) if cfg['class_weights'] else None
-    loss_fn = make_loss(cfg['loss'], weight=w, smoothing=cfg['label_smoothing'])
+    w = compute_class_weights(parts['train'].labels).to(dev) if cfg.class_weights else None
+    loss_fn = make_loss(cfg.loss, weight=w, smoothing=cfg.label_smoothing)
     val_loss_fn = nn.CrossEntropyLoss()  # plain, comparable across recipes
-    opt, augment = build_optimizer(model, {**cfg, 'lr': scaled_lr(cfg['lr'], ddp.world, cfg['lr_scaling'])}), augmentation(cfg)
+    opt, augment = build_optimizer(model, replace(cfg, lr=scaled_lr(cfg.lr, ddp.world, cfg.lr_scaling))), augmentation(cfg)
     sched = build_scheduler(opt, cfg)
     start, history, best, bad = 0, [], {'acc': -1.0, 'epoch': -1}, 0
-    ck = load_checkpoint(out / 'last.pt') if cfg['resume'] and main and (out / 'last.pt').exists() else None
+    ck = load_checkpoint(out / 'last.pt') if cfg.resume and main and (out / 'last.pt').exists() else None
     ck = broadcast_object(ck)                            # rank 0 reads the checkpoint for all: no shared file system needed
     if ck is not None:
-        changed = {k: (ck['args'][k], cfg[k]) for k in cfg if k not in ('resume', 'epochs', 'patience', 'device', 'sync_bn', 'out') and ck['args'].get(k, default_config()[k]) != cfg[k]}
+        changed = {k: (ck['args'][k], v) for k, v in asdict(cfg).items() if k not in ('resume', 'epochs', 'patience', 'device', 'sync_bn', 'out') and ck['args'].get(k, default_config()[k]) != v}
         if changed: raise ValueError(f"Cannot resume {out / 'last.pt'} with other options: {changed} (checkpoint, now)")
         model.load_state_dict(ck['model']); opt.load_state_dict(ck['optimizer'])
         if sched is not None: sched.load_state_dict(ck['scheduler'])
-        k = scaled_lr(1., ddp.world, cfg['lr_scaling']) / scaled_lr(1., ck.get('world', 1), ck['args'].get('lr_scaling', 'linear'))
+        k = scaled_lr(1., ddp.world, cfg.lr_scaling) / scaled_lr(1., ck.get('world', 1), ck['args'].get('lr_scaling', 'linear'))
         if k != 1:                                       # written by another number of processes: the lr for this global batch
             for g in opt.param_groups: g['lr'] *= k; g['initial_lr'] = g.get('initial_lr', g['lr'] / k) * k
             if sched is not None and hasattr(sched, 'base_lrs'): sched.base_lrs = [b * k for b in sched.base_lrs]
-        if isinstance(sched, torch.optim.lr_scheduler.CosineAnnealingLR) and sched.T_max != cfg['epochs']:
-            sched.T_max = cfg['epochs']                  # more (or fewer) epochs now: the cosine over the new total, from here on
+        if isinstance(sched, torch.optim.lr_scheduler.CosineAnnealingLR) and sched.T_max != cfg.epochs:
+            sched.T_max = cfg.epochs                  # more (or fewer) epochs now: the cosine over the new total, from here on
             for g, base in zip(opt.param_groups, sched.base_lrs):
-                g['lr'] = cfg['eta_min'] + (base - cfg['eta_min']) * (1 + math.cos(math.pi * sched.last_epoch / cfg['epochs'])) / 2
+                g['lr'] = cfg.eta_min + (base - cfg.eta_min) * (1 + math.cos(math.pi * sched.last_epoch / cfg.epochs)) / 2
         start, history, best, bad = ck['epoch'] + 1, ck['history'], ck['best'], ck['bad_epochs']
         if ck.get('world', 1) == ddp.world: set_rng_state(ck['rng_ranks'][ddp.rank] if ddp.world > 1 else ck['rng'])
         elif ddp.main: set_rng_state(ck['rng'])          # another number of processes: exact for rank 0 only (the others keep their seeds)
         if progress: print(f"resuming {out / 'last.pt'} after epoch {start} (best valid acc {best['acc']:.4f} at epoch {best['epoch'] + 1})")
-    elif cfg['resume'] and progress: print(f"resume=True but {out / 'last.pt'} does not exist: starting a new run")
+    elif cfg.resume and progress: print(f"resume=True but {out / 'last.pt'} does not exist: starting a new run")
     from torch.utils.tensorboard import SummaryWriter  # optional heavy import (TensorBoard: only to log a run)
     tb = SummaryWriter(str(out / 'tb')) if main else None
-    ebar = tqdm(range(start, cfg['epochs']), desc='epochs', initial=start, total=cfg['epochs'], disable=not progress)
+    ebar = tqdm(range(start, cfg.epochs), desc='epochs', initial=start, total=cfg.epochs, disable=not progress)
     try:
         for epoch in ebar:
-            if bad >= cfg['patience']: break
+            if bad >= cfg.patience: break
             if frozen_at(epoch, cfg) != getattr(model, 'backbone_frozen', False):
                 model.freeze_backbone() if frozen_at(epoch, cfg) else model.unfreeze_backbone()
                 net = wrap(model)                            # DDP syncs the parameters that train when it is built: build it anew
             t0 = time.perf_counter()
-            tr = train_one_epoch(net, Xtr, ytr, opt, loss_fn, augment, epoch, cfg['batch_size'], cfg['seed'], cfg['mixup'], on_step, progress,
+            tr = train_one_epoch(net, Xtr, ytr, opt, loss_fn, augment, epoch, cfg.batch_size, cfg.seed, cfg.mixup, on_step, progress,
                                  ddp.rank, ddp.world)
             sync_buffers(model)                          # BatchNorm's running statistics: averaged over the ranks
             va = evaluate(model, Xva, yva, val_loss_fn)
@@ -288,12 +311,12 @@ def fit(cfg: dict | None = None, on_step=None, progress=True, on_epoch=None, **o
             rngs = gather_object(rng_state())            # every rank's random state (their augmentations differ), on rank 0
             if main:                                     # the weights are the same on every rank: one writes them
                 state = {'model': model.state_dict(), 'optimizer': opt.state_dict(), 'scheduler': sched.state_dict() if sched else None,
-                         'epoch': epoch, 'rng': rngs[0], 'best': best, 'bad_epochs': bad, 'history': history, 'args': cfg, 'world': ddp.world}
+                         'epoch': epoch, 'rng': rngs[0], 'best': best, 'bad_epochs': bad, 'history': history, 'args': asdict(cfg), 'world': ddp.world}
                 if ddp.world > 1: state['rng_ranks'] = rngs
                 save_checkpoint(state, out / 'last.pt')
                 if improved:
                     save_checkpoint(state, out / 'best.pt')
-                    save_model(model, out / 'best.safetensors', epoch=epoch + 1, valid_acc=f"{va['acc']:.4f}", recipe=json.dumps(cfg))
+                    save_model(model, out / 'best.safetensors', epoch=epoch + 1, valid_acc=f"{va['acc']:.4f}", recipe=json.dumps(asdict(cfg)))
                 for k in ('loss', 'acc'): tb.add_scalars(k, {'train': row[f'train_{k}'], 'valid': row[f'valid_{k}']}, epoch + 1)
                 tb.add_scalar('lr', lr_now, epoch + 1)
                 pd.DataFrame(history).to_csv(out / 'history.csv', index=False)
@@ -301,7 +324,7 @@ def fit(cfg: dict | None = None, on_step=None, progress=True, on_epoch=None, **o
             if on_epoch is not None: on_epoch(row)   # e.g. a search's pruner; what it raises stops the run, the checkpoint of this epoch kept
     finally:
         if tb is not None: tb.close()
-    stopped = 'early' if bad >= cfg['patience'] else 'done'
+    stopped = 'early' if bad >= cfg.patience else 'done'
     if not main:
         end_distributed(ddp); return {'history': history, 'best': best, 'out': out, 'stopped': stopped}
     temperature = None
@@ -313,7 +336,7 @@ def fit(cfg: dict | None = None, on_step=None, progress=True, on_epoch=None, **o
         import matplotlib.pyplot as plt  # optional heavy import (matplotlib: only for figures)
         plt.close(plot_history(history, out / 'training_curves.png'))
     write_json(out / 'summary.json', {'best_valid_acc': best['acc'], 'best_epoch': best['epoch'] + 1, 'epochs_run': len(history), 'stopped': stopped,
-               'temperature': temperature, 'train_images': len(Xtr), 'valid_images': len(Xva), 'processes': ddp.world, 'config': cfg})
+               'temperature': temperature, 'train_images': len(Xtr), 'valid_images': len(Xva), 'processes': ddp.world, 'config': asdict(cfg)})
     end_distributed(ddp)
     return {'history': history, 'best': best, 'out': out, 'stopped': stopped}
 
@@ -359,6 +382,9 @@ def fer_train(data: str = None,            # FER2013 folder/zip/tar/csv; None: l
     cfg = dict(locals())
     with cli_errors('fer-train'): r = fit(cfg)
     if int(os.environ.get('RANK', 0)) == 0: print(f"best valid acc {r['best']['acc']:.4f} at epoch {r['best']['epoch'] + 1}; results in {r['out']}")
+
+# %% ../../nbs/22_training.train.ipynb #d61f8259
+TrainConfig = _config_type()
 
 # %% ../../nbs/22_training.train.ipynb #c2199253
 def training_speed(stem='seed',      # model stem
