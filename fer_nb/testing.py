@@ -179,12 +179,10 @@ def load_test(url: str,                  # the stream's URL, ws://host:port/ws
 
 def load_markdown(df) -> str:
     "The load-test table as Markdown."
-    lines = ['| clients | frames | frames/s (all) | frames/s per client | p50 ms | p95 ms | server p50 ms | lost | refused | errors |',
-             '|---|---|---|---|---|---|---|---|---|---|']
-    for n, r in df.iterrows():
-        lines.append(f"| {n} | {int(r['frames'])} | {r['frames/s']:.1f} | {r['frames/s per client']:.1f} | {r['p50 ms']:.0f} | "
-                     f"{r['p95 ms']:.0f} | {r['server p50 ms']:.0f} | {int(r['lost'])} | {int(r['refused'])} | {int(r['errors'])} |")
-    return '\n'.join(lines)
+    fmt = {'frames': '{:.0f}', 'frames/s': '{:.1f}', 'frames/s per client': '{:.1f}', 'p50 ms': '{:.0f}', 'p95 ms': '{:.0f}',
+           'server p50 ms': '{:.0f}', 'lost': '{:.0f}', 'refused': '{:.0f}', 'errors': '{:.0f}'}
+    t = pd.DataFrame({('frames/s (all)' if k == 'frames/s' else k): df[k].map(f.format) for k, f in fmt.items()}, index=df.index)
+    return markdown_table(t.rename_axis('clients'), index=True)
 
 # %% ../nbs/90_testing.ipynb #369e4b15
 def _entry(rank: int, world: int, port: int, target: str, args):

@@ -3,6 +3,7 @@
     python tools/long_run.py start     # resume this machine's unfinished cycle, else start the next one (niced, in the background)
     python tools/long_run.py status    # the running cycle's last epochs
     python tools/long_run.py record    # commit-ready: the cycle's history, summary and best weights (float16) into results/longrun/
+    python tools/long_run.py compare   # the last recorded cycle against the shipped model on the validation slice (never a test split)
 
 A cycle is one `fer-train` run with a cosine schedule to zero (a warm restart, SGDR-style, when it starts from the
 weights of the cycle before). Checkpoints live in ~/.cache/fer_nb/runs/ (never in the tree); what a later session on
@@ -22,7 +23,7 @@ RECIPE = ['--width', '32', '--stem', 'seed', '--optimizer', 'sgd', '--momentum',
           '--scheduler', 'cosine', '--eta_min', '0', '--batch_size', '64', '--crop_size', '40', '--erasing_p', '0.5',
           '--label_smoothing', '0.1', '--no-class_weights', '--split_seed', '42', '--device', 'cpu']
 CYCLES = {1: dict(epochs=50, lr=0.02, seed=1, init=None)}   # later cycles: shorter, warm, lower peak lr
-def plan(k: int) -> dict: return CYCLES.get(k, dict(epochs=30, lr=0.01, seed=k, init=str(LOG / 'best.safetensors')))
+def plan(k: int) -> dict: return CYCLES.get(k, dict(epochs=30, lr=0.005, seed=k, init=str(LOG / 'best.safetensors')))
 
 def cycles() -> list:
     f = LOG / 'cycles.csv'
@@ -89,9 +90,33 @@ def plot():
     for r in cycles():
         h = pd.read_csv(LOG / f"c{r['cycle']}" / 'history.csv'); hours = t0 + h.seconds.cumsum() / 3600
         ax.plot(hours, 100 * h.valid_acc, label=f"cycle {r['cycle']}"); t0 = float(hours.iloc[-1])
-    ax.axhline(64.03, color='gray', ls=':', lw=1, label='shipped model (valid)')
+    shipped = json.loads((ROOT / 'results' / 'shipped' / 'training' / 'summary.json').read_text())['best_valid_acc']
+    ax.axhline(100 * shipped, color='gray', ls=':', lw=1, label='shipped model (valid)')
     ax.set_xlabel('training hours (2 CPU cores)'); ax.set_ylabel('validation accuracy %'); ax.legend(fontsize=8); fig.tight_layout()
     fig.savefig(LOG / 'valid_vs_hours.png', dpi=80); plt.close(fig)
 
+def compare():
+    "The last recorded cycle's best model against the shipped one on the fixed validation slice: accuracy (with flip),"
+    " the paired difference (McNemar, bootstrap) and the two models' average; written to results/longrun/cN/valid_vs_shipped.json."
+    import numpy as np, torch
+    from fer_nb.core import write_json
+    from fer_nb.training.train import prepare_data
+    from fer_nb.data.transforms import to_device
+    from fer_nb.models.builder import load_model, model_logits, packaged_model
+    from fer_nb.training.calibration import apply_temperature
+    from fer_nb.evaluation.metrics import mcnemar_p, bootstrap_ci
+    k = max(int(r['cycle']) for r in cycles())
+    X, y = to_device(prepare_data({'data': DATA, 'split_seed': 42})['valid'], 'cpu'); y = y.numpy()
+    P, res = {}, {'cycle': k, 'images': 'validation slice, split_seed 42', 'n': int(len(y))}
+    for name, path in (('shipped', packaged_model()), (f'cycle {k}', run_dir(k) / 'best.safetensors')):
+        m = load_model(path); T = m.meta.get('temperature', 1.0)
+        P[name] = apply_temperature(model_logits(m, X).numpy(), T)
+        mirror = apply_temperature(model_logits(m, X.flip(-1)).numpy(), T)
+        res[name] = {'accuracy': float((P[name].argmax(1) == y).mean()), 'accuracy_flip': float((((P[name] + mirror) / 2).argmax(1) == y).mean())}
+    res['average of both'] = {'accuracy': float(((P['shipped'] + P[f'cycle {k}']) / 2).argmax(1).__eq__(y).mean())}
+    a, b = P[f'cycle {k}'].argmax(1) == y, P['shipped'].argmax(1) == y
+    res['difference'] = {'accuracy': float(a.mean() - b.mean()), 'ci95': bootstrap_ci(a, b, lambda u, v: u.mean() - v.mean(), 1000, 0), 'mcnemar_p': mcnemar_p(a, b)}
+    write_json(LOG / f'c{k}' / 'valid_vs_shipped.json', res); print(json.dumps(res, indent=1))
+
 if __name__ == '__main__':
-    {'start': start, 'status': status, 'record': record}[sys.argv[1] if len(sys.argv) > 1 else 'status']()
+    {'start': start, 'status': status, 'record': record, 'compare': compare}[sys.argv[1] if len(sys.argv) > 1 else 'status']()

@@ -129,14 +129,15 @@ def seed_spread(scores: dict, seeds) -> dict:
 def ablation_markdown(res: dict) -> str:
     "The ablation table and the final recipe's seed spread as Markdown, with the budget that produced them."
     t = pd.DataFrame(res['table'])
-    lines = ['| ' + ' | '.join(t.columns) + ' |', '|---' * len(t.columns) + '|'] + ['| ' + ' | '.join(map(str, r)) + ' |' for r in t.itertuples(index=False)]
+    lines = [markdown_table(t)]
     seeds = next(iter(res['spread'].values()))['seeds']
     pm = lambda s, k=1, d=3: f"{k * s['mean']:.{d}f}" + (f" ± {k * s['std']:.{d}f}" if len(seeds) > 1 else '')   # one seed: no spread to show
-    lines += ['', f"| final recipe, {'mean ± sd over seeds' if len(seeds) > 1 else 'seed'} {seeds} | test acc % | macro F1 | disgust F1 |", '|---|---|---|---|']
+    rows = []
     for k, v in res['spread'].items():
         split, tta = k.split('-')
-        lines.append(f"| {'PrivateTest' if split == 'PrivateTest' else 'whole test folder'} ({res['images'][split]:,} images), {'ten-crop TTA' if tta == 'tencrop' else 'no TTA'} | "
-                     f"{pm(v['accuracy'], 100, 2)} | {pm(v['macro_f1'])} | {pm(v['disgust_f1'])} |")
+        rows.append((f"{'PrivateTest' if split == 'PrivateTest' else 'whole test folder'} ({res['images'][split]:,} images), {'ten-crop TTA' if tta == 'tencrop' else 'no TTA'}",
+                     pm(v['accuracy'], 100, 2), pm(v['macro_f1']), pm(v['disgust_f1'])))
+    lines += ['', markdown_table(pd.DataFrame(rows, columns=[f"final recipe, {'mean ± sd over seeds' if len(seeds) > 1 else 'seed'} {seeds}", 'test acc %', 'macro F1', 'disgust F1']))]
     b = ', '.join(f"{k}={v}" for k, v in res['budget'].items())
     return '\n'.join(lines) + (f"\n\nBudget: {b}. Rows: seed {res['seed']} on PrivateTest ({res['images']['PrivateTest']:,} images), each against the row above"
                                 f" on the same images. Every model chosen on the validation slice of Training only.")

@@ -178,9 +178,7 @@ def plot_bench(summary: pd.DataFrame, scenes: list, fname=None):
 def bench_markdown(res: dict) -> str:
     "The benchmark's tables as Markdown: recall and false faces per detector setting, then ms per frame."
     s = pd.DataFrame(res['summary'])
-    lines = ['| | ' + ' | '.join(s.columns) + ' |', '|---' * (len(s.columns) + 1) + '|']
-    lines += [f"| {i} | " + ' | '.join(f"{v:.2f}" for v in r) + ' |' for i, r in s.iterrows()]
     t = pd.DataFrame(res['frame_ms']).T
-    lines += ['', '| ms per full detection (p50 / p95) | ' + ' | '.join(t.columns) + ' |', '|---' * (len(t.columns) + 1) + '|']
-    lines += [f"| {i} | " + ' | '.join(f"{v['p50']:.1f} / {v['p95']:.1f}" for v in r) + ' |' for i, r in t.iterrows()]
+    lines = [markdown_table(s.map(lambda v: f"{v:.2f}").rename_axis(''), index=True), '',
+             markdown_table(t.map(lambda v: f"{v['p50']:.1f} / {v['p95']:.1f}").rename_axis('ms per full detection (p50 / p95)'), index=True)]
     return '\n'.join(lines) + f"\n\n{res['scenes']} scenes; {res['threads']} OpenCV threads; {res['machine']}."

@@ -46,13 +46,13 @@ SPLIT_NAMES = {'PrivateTest': 'PrivateTest', 'PublicTest': 'PublicTest', 'both':
 
 def results_table(folder) -> str:
     "Markdown table of the evaluations in `folder` (its eval-*/metrics.json): accuracy and macro F1 with 95% intervals, disgust F1."
-    rows = ['| test images | TTA | n | accuracy [95% CI] | macro F1 [95% CI] | disgust F1 |', '|---|---|---|---|---|---|']
+    rows = []
     files = sorted(Path(folder).glob('eval-*/metrics.json'), key=lambda f: (f.parent.name.split('-')[1] != 'PrivateTest', f.parent.name))
     if not files: raise FileNotFoundError(f"No eval-*/metrics.json in {folder}")
     for f in files:
         m = json.loads(f.read_text())
         for name, d in ((SPLIT_NAMES[m['split']], m), (SPLIT_NAMES[m['split']] + ', deduplicated', m['deduplicated'])):
             (a0, a1), (f0, f1) = d['accuracy_ci95'], d['macro_f1_ci95']
-            rows.append(f"| {name} | {m['tta']} | {d['n']:,} | {d['accuracy']:.1%} [{a0:.1%}, {a1:.1%}] | "
-                        f"{d['macro_f1']:.3f} [{f0:.3f}, {f1:.3f}] | {d['per_class']['disgust']['f1-score']:.3f} |")
-    return '\n'.join(rows)
+            rows.append((name, m['tta'], f"{d['n']:,}", f"{d['accuracy']:.1%} [{a0:.1%}, {a1:.1%}]",
+                         f"{d['macro_f1']:.3f} [{f0:.3f}, {f1:.3f}]", f"{d['per_class']['disgust']['f1-score']:.3f}"))
+    return markdown_table(pd.DataFrame(rows, columns=['test images', 'TTA', 'n', 'accuracy [95% CI]', 'macro F1 [95% CI]', 'disgust F1']))
