@@ -23,7 +23,16 @@ RECIPE = ['--width', '32', '--stem', 'seed', '--optimizer', 'sgd', '--momentum',
           '--scheduler', 'cosine', '--eta_min', '0', '--batch_size', '64', '--crop_size', '40', '--erasing_p', '0.5',
           '--label_smoothing', '0.1', '--no-class_weights', '--split_seed', '42', '--device', 'cpu']
 CYCLES = {1: dict(epochs=50, lr=0.02, seed=1, init=None)}   # later cycles: shorter, warm, lower peak lr
-def plan(k: int) -> dict: return CYCLES.get(k, dict(epochs=30, lr=0.005, seed=k, init=str(LOG / 'best.safetensors')))
+def shipped_valid() -> float:
+    "The shipped model's validation accuracy on the same fixed slice (its run's summary.json)."
+    return json.loads((ROOT / 'results' / 'shipped' / 'training' / 'summary.json').read_text())['best_valid_acc']
+
+def warm_weights() -> str:
+    "The best weights so far: a cycle's that beat the shipped model (results/longrun/best.safetensors), else the shipped model's."
+    own = LOG / 'best.safetensors'
+    return str(own if own.exists() else ROOT / 'fer_nb' / 'weights' / 'fer_resnet18.safetensors')
+
+def plan(k: int) -> dict: return CYCLES.get(k) or dict(epochs=30, lr=0.005, seed=k, init=warm_weights())
 
 def cycles() -> list:
     f = LOG / 'cycles.csv'
@@ -69,8 +78,8 @@ def record():
     done = (src / 'summary.json').exists() and len(h) >= plan(k)['epochs']
     if done: (dst / 'summary.json').write_text((src / 'summary.json').read_text())
     best = float(h.valid_acc.max())
-    prev = max((float(r['best_valid_acc']) for r in cycles()), default=0.0)
-    if best > prev and (src / 'best.safetensors').exists():   # the best weights so far: the next cycle's warm start
+    prev = max([shipped_valid(), *(float(r['best_valid_acc']) for r in cycles() if int(r['cycle']) != k)])
+    if best > prev and (src / 'best.safetensors').exists():   # better than the shipped model and every cycle: the next warm start
         m = load_model(src / 'best.safetensors')
         save_model(m, LOG / 'best.safetensors', dtype=torch.float16, cycle=str(k),
                    **{kk: v for kk, v in m.meta.items() if kk not in (*_RESERVED_META, 'cycle')})
@@ -90,8 +99,7 @@ def plot():
     for r in cycles():
         h = pd.read_csv(LOG / f"c{r['cycle']}" / 'history.csv'); hours = t0 + h.seconds.cumsum() / 3600
         ax.plot(hours, 100 * h.valid_acc, label=f"cycle {r['cycle']}"); t0 = float(hours.iloc[-1])
-    shipped = json.loads((ROOT / 'results' / 'shipped' / 'training' / 'summary.json').read_text())['best_valid_acc']
-    ax.axhline(100 * shipped, color='gray', ls=':', lw=1, label='shipped model (valid)')
+    ax.axhline(100 * shipped_valid(), color='gray', ls=':', lw=1, label='shipped model (valid)')
     ax.set_xlabel('training hours (2 CPU cores)'); ax.set_ylabel('validation accuracy %'); ax.legend(fontsize=8); fig.tight_layout()
     fig.savefig(LOG / 'valid_vs_hours.png', dpi=80); plt.close(fig)
 
