@@ -7,8 +7,8 @@ from __future__ import annotations
 import contextlib, hashlib, json, os, random, sys, threading
 from functools import lru_cache
 from pathlib import Path
+import importlib
 import numpy as np
-import torch
 from filelock import FileLock
 import fer_nb
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -17,10 +17,12 @@ from tqdm.auto import tqdm
 
 # %% auto #0
 __all__ = ['EMOTIONS', 'NUM_CLASSES', 'FER2013_CSV_NAMES', 'CSV_ID_TO_LABEL', 'SPLITS', 'IMG_SIZE', 'NORM_MEAN', 'NORM_STD',
-           'EMOTION_COLORS', 'UNCERTAIN_COLOR', 'UNCERTAIN_BELOW', 'SAMPLES_DIR', 'STATIC_DIR', 'CLI_ERRORS',
-           'emotion_label', 'emotion_color', 'get_device', 'seed_everything', 'project_root', 'data_dir', 'cache_dir',
-           'regenerating', 'figures_dir', 'shared_data_dir', 'atomic_path', 'file_lock', 'cache_key', 'file_digest',
-           'write_json', 'in_processes', 'markdown_table', 'cli_errors']
+           'EMOTION_COLORS', 'UNCERTAIN_COLOR', 'UNCERTAIN_BELOW', 'EXTRAS', 'SAMPLES_DIR', 'STATIC_DIR', 'IMAGE_EXTS',
+           'WEIGHTS_DIR', 'PACKAGED_MODEL', 'PACKAGED_ONNX', 'PACKAGED_INT8', 'CLI_ERRORS', 'emotion_label',
+           'emotion_color', 'MissingExtra', 'require', 'get_device', 'seed_everything', 'project_root', 'data_dir',
+           'cache_dir', 'regenerating', 'figures_dir', 'shared_data_dir', 'packaged_model', 'resolve_checkpoint',
+           'atomic_path', 'file_lock', 'cache_key', 'file_digest', 'write_json', 'in_processes', 'markdown_table',
+           'cli_errors']
 
 # %% ../nbs/00_core.ipynb #eac5496a
 EMOTIONS = ('angry', 'disgust', 'fear', 'happy', 'neutral', 'sad', 'surprise')  # label i is EMOTIONS[i]
@@ -60,9 +62,27 @@ def emotion_color(emotion, fmt='hex'):
 # %% ../nbs/00_core.ipynb #ec839fc2
 UNCERTAIN_BELOW = 0.40  # a face whose (calibrated, smoothed) top probability is below this is shown as uncertain
 
+# %% ../nbs/00_core.ipynb #8ddf014b
+EXTRAS = {'train': 'PyTorch, torchvision and the tools to train, evaluate, search and export',
+          'jupyter': 'the notebook widget and papermill runs',
+          'dev': 'everything above, and what the tests need'}  # pip extras: `pip install "fer_nb[train]"`
+
+class MissingExtra(ImportError):
+    "A feature needs a package that only one of fer_nb's pip extras installs."
+
+def require(module: str,  # the module to import, e.g. 'torch'
+            extra: str,   # the extra that installs it, a key of `EXTRAS`
+            what: str):   # what needs it, for the message
+    "Import `module`, or raise `MissingExtra`: one line saying what needed it and which extra installs it."
+    if extra not in EXTRAS: raise ValueError(f"Unknown extra {extra!r}; fer_nb's extras are {list(EXTRAS)}")
+    try: return importlib.import_module(module)
+    except ImportError as e:
+        raise MissingExtra(f"{what} needs {e.name or module}, which is not installed: pip install \"fer_nb[{extra}]\"") from None
+
 # %% ../nbs/00_core.ipynb #ec9742d8
 def get_device(device=None) -> torch.device:
     "The device to use: `'auto'`/`None` picks cuda, then mps, then cpu; anything else is checked and returned."
+    torch = require('torch', 'train', 'choosing a PyTorch device')
     if isinstance(device, torch.device): device = str(device)
     if device in (None, '', 'auto'):
         if torch.cuda.is_available(): return torch.device('cuda')
@@ -80,6 +100,7 @@ def get_device(device=None) -> torch.device:
 # %% ../nbs/00_core.ipynb #6af328bc
 def seed_everything(seed: int = 42, deterministic: bool = False) -> int:
     "Seed python, numpy and torch; optionally ask for deterministic kernels. Returns `seed`."
+    torch = require('torch', 'train', 'seeding PyTorch')
     random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
     os.environ['PYTHONHASHSEED'] = str(seed)
     if deterministic:
@@ -129,6 +150,34 @@ def shared_data_dir() -> Path | None:
 # %% ../nbs/00_core.ipynb #5c24bbfb
 SAMPLES_DIR = Path(fer_nb.__file__).parent / 'samples'  # pictures and a clip shipped inside the package
 STATIC_DIR = Path(fer_nb.__file__).parent / 'static'    # the web page's and the widget's HTML, JavaScript and CSS
+IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.pgm', '.tif', '.tiff', '.webp')  # the image files every command reads
+
+# %% ../nbs/00_core.ipynb #ce0caa38
+WEIGHTS_DIR = Path(fer_nb.__file__).parent / 'weights'  # where the packaged reference model lives
+PACKAGED_MODEL = 'fer_resnet18.safetensors'  # the classifier (float16 weights, float32 after loading)
+PACKAGED_ONNX = 'fer_resnet18.onnx'          # its ONNX graph, whose weights are the bytes of the .safetensors file (`41_inference.export`)
+PACKAGED_INT8 = 'fer_resnet18.int8.onnx'     # its int8 ONNX model, calibrated when it was packaged (`46_inference.ship`)
+
+def packaged_model() -> Path | None:
+    "The model shipped inside the fer_nb package, or None where none is shipped (yet)."
+    p = WEIGHTS_DIR / PACKAGED_MODEL
+    return p if p.is_file() else None
+
+def resolve_checkpoint(checkpoint=None) -> Path:
+    "The model file for `checkpoint`: a .safetensors path, a run folder holding best.safetensors, or None for the packaged model."
+    if checkpoint is None:
+        p = packaged_model()
+        if p is None: raise FileNotFoundError(
+            f"No model is packaged with fer_nb yet (looked for {WEIGHTS_DIR / PACKAGED_MODEL}). Pass a checkpoint: "
+            f"EmotionPredictor('runs/default/best.safetensors') or fer-live --checkpoint runs/default/best.safetensors "
+            f"(train one with fer-train).")
+        return p
+    p = Path(checkpoint).expanduser()
+    if not p.is_absolute() and not p.exists() and (project_root() / p).exists(): p = project_root() / p
+    if p.is_dir(): p = p / 'best.safetensors'
+    if not p.is_file(): raise FileNotFoundError(f"No checkpoint at {p}: pass a .safetensors file written by training, or its run folder")
+    return p
+
 
 # %% ../nbs/00_core.ipynb #de105e6c
 @contextlib.contextmanager
@@ -192,7 +241,7 @@ def markdown_table(df, index: bool = False) -> str:
     return '\n'.join(rows + ['| ' + ' | '.join(map(str, r)) + ' |' for r in d.itertuples(index=False)])
 
 # %% ../nbs/00_core.ipynb #ec868861
-CLI_ERRORS = (OSError, ValueError, RuntimeError, FloatingPointError)   # what bad input raises; anything else is a bug
+CLI_ERRORS = (OSError, ValueError, RuntimeError, FloatingPointError, MissingExtra)   # what bad input raises; anything else is a bug
 
 @contextlib.contextmanager
 def cli_errors(command: str):

@@ -16,7 +16,6 @@ from .training.distributed import dist_info, init_distributed, end_distributed
 from .data.load import load_fer2013, synthetic_fer2013
 from .data.load import find_fer2013, synthetic_fer2013, write_fer2013
 from .training.train import fit
-from .models.builder import packaged_model, resolve_checkpoint
 from . import testing
 from .training.train import train_one_epoch
 from .inference.detect import compose_frame

@@ -6,9 +6,8 @@
 from __future__ import annotations
 import json, time
 from pathlib import Path
-import cv2, torch
+import cv2
 from ..core import *
-from ..data.load import IMAGE_EXTS
 from ..inference.detect import FaceDetector
 from ..inference.predict import EmotionPredictor, BACKENDS
 from ..inference.live import LivePipeline, open_source, make_sinks, run_live
@@ -38,8 +37,9 @@ _worker = {}
 
 def _init_worker(options: dict):
     "Each worker process: one thread for OpenCV and the classifier, its own model and detector, made once."
-    cv2.setNumThreads(1); torch.set_num_threads(1)
+    cv2.setNumThreads(1)
     backend = options.get('backend', 'onnx')
+    if backend == 'torch': require('torch', 'train', "backend='torch'").set_num_threads(1)
     _worker['predictor'] = EmotionPredictor(options.get('checkpoint'), backend, None if backend == 'torch' else 1)
     _worker['detector_kw'] = {k: options[k] for k in ('kind', 'min_face', 'margin') if k in options}
     _worker['pipeline_kw'] = {k: options[k] for k in ('window', 'threshold', 'detect_every', 'max_faces', 'align') if k in options}

@@ -7,15 +7,14 @@ from __future__ import annotations
 import contextlib, json, sys, threading, time, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-import cv2, numpy as np, torch
+import cv2, numpy as np
 from fastcore.script import call_parse, Param
 from ..core import *
-from ..data.load import IMAGE_EXTS
 from ..inference.detect import as_bgr, crop_faces, box_iou, FaceDetector
 from ..inference.predict import BACKENDS, EmotionPredictor
 from ..inference.track import FaceTracker, Face
 from ..inference.overlay import draw_overlay
-from ..inference.live import LivePipeline, VideoSource, open_source, make_sinks, run_live
+from ..inference.live import LivePipeline, VideoSource, open_source, make_sinks, run_live, has_display
 from .batch import run_batch
 
 # %% auto #0
@@ -40,7 +39,7 @@ def fer_live(source: Param('camera index (0, 1, ...), stream URL, video file, im
              max_unseen: float = 0.5,    # seconds a face may go unseen before its track ends
              output: str = None,         # annotated output: an image (.png/.jpg), a video (.mp4/.avi) or a folder (one image per frame)
              jsonl: str = None,          # per-frame JSON lines: time, track id, box, probabilities, label, uncertain flag
-             show: str = 'auto',         # OpenCV window: 'auto' (for a camera, or when nothing is written), 'yes' or 'no'
+             show: str = 'auto',         # OpenCV window: 'auto' (for a camera, or when nothing is written; with no display, lines on stdout instead), 'yes' or 'no'
              detector: str = 'yunet',    # face detector: 'yunet' (finds tilted and turned faces, gives eyes) or 'haar' (OpenCV's frontal cascade)
              min_face: int = 48,         # smallest face side to find, in frame pixels (smaller: finds smaller faces, costs more)
              min_neighbors: int = 6,     # Haar cascade: overlapping hits needed to accept a face (higher: fewer false faces)
@@ -64,15 +63,17 @@ def fer_live(source: Param('camera index (0, 1, ...), stream URL, video file, im
                                margin=margin, window=window, threshold=threshold, detect_every=detect_every, max_faces=max_faces, align=not no_align)
         src = open_source(source, width, height)
         with src:
-            win = show == 'yes' or (show == 'auto' and (src.live or not (output or jsonl)))
+            if show == 'yes' and not has_display(): raise RuntimeError("No display to open a window on (DISPLAY is not set): use --output or --jsonl")
+            win = show == 'yes' or (show == 'auto' and has_display() and (src.live or not (output or jsonl)))
+            console = not win and not (output or jsonl)                   # nothing shown or written: say it on stdout
             if src.still and output and Path(output).suffix.lower() in IMAGE_EXTS and len(getattr(src, 'files', [])) > 1:
                 raise ValueError(f"{source} holds {len(src.files)} images: give a folder as --output, not the image {output}")
             det = FaceDetector(detector, min_face, min_neighbors=min_neighbors, margin=margin)
-            if backend == 'torch': torch.set_num_threads(threads or 1)   # this process is ours: one thread spins least
+            if backend == 'torch': require('torch', 'train', "backend='torch'").set_num_threads(threads or 1)   # this process is ours: one thread spins least
             pred = EmotionPredictor(checkpoint, backend, None if backend == 'torch' else threads, flip=flip)
             pipe = LivePipeline(pred, det, window, threshold, max_unseen=max_unseen, detect_every=detect_every,
                                 max_faces=max_faces, align=not no_align, chart=not no_chart)
-            sinks = make_sinks(output, jsonl, win, src.still, src.fps)
+            sinks = make_sinks(output, jsonl, win, src.still, src.fps, console)
             s = run_live(src, pipe, sinks, max_frames)
     print(f"{s['frames']} frames, {s['faces']} faces, {s['fps']} frames/s" + (f", {s['dropped']} camera frames dropped" if s['dropped'] else '')
           + ''.join(f"; wrote {p}" for p in (output, jsonl) if p))

@@ -18,7 +18,7 @@ try:
     from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
     from fastapi.responses import HTMLResponse, JSONResponse
 except ImportError as e:
-    raise ImportError(f"The web app needs the serve extra: pip install 'fer_nb[serve]' ({e})") from None
+    raise MissingExtra(f"The web app needs {e.name}, which fer_nb installs with it: pip install --force-reinstall fer_nb") from None
 
 log = logging.getLogger('fer_nb.apps.serve')   # by name: the notebook runs as __main__
 import asyncio
@@ -182,7 +182,7 @@ def app_from_env() -> FastAPI:
     "The app of one worker process of `fer-serve --processes N`: `create_app` with the options the parent put in $FER_SERVE_OPTIONS."
     o = json.loads(os.environ[SERVE_OPTIONS_ENV])
     if o.get('backend') == 'torch':
-        import torch; torch.set_num_threads(o.pop('torch_threads', 1))  # optional heavy import (PyTorch: only for the torch back end)
+        require('torch', 'train', "backend='torch'").set_num_threads(o.pop('torch_threads', 1))
     o.pop('torch_threads', None)
     return create_app(**o)
 
@@ -202,14 +202,14 @@ def fer_serve(host: str = '127.0.0.1',          # address to listen on ('0.0.0.0
               processes: int = 1,                # worker processes behind the one port, each with its own model (uvicorn's workers)
              ):
     "Serve the live facial emotion web app: open http://localhost:8000 in a browser and allow the camera."
-    import uvicorn, torch  # optional heavy imports (the web server: only to serve; PyTorch: for its threads)
+    import uvicorn  # optional heavy import (the web server: only to serve)
     logging.basicConfig(level=log_level.upper(), format='%(levelname)s:     %(name)s: %(message)s')  # uvicorn's style
     with cli_errors('fer-serve'):
         if backend not in BACKENDS: raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
         if processes < 1: raise ValueError(f"--processes must be >= 1, not {processes}")
         share = max(1, (os.cpu_count() or 1) // processes)             # each process gets its share of the cores
         if processes > 1: workers, threads = workers or share, threads or (share if backend != 'torch' else None)
-        if backend == 'torch': torch.set_num_threads(threads or 1)     # this process is ours; one thread spins least
+        if backend == 'torch': require('torch', 'train', "backend='torch'").set_num_threads(threads or 1)   # this process is ours; one thread spins least
         opts = dict(checkpoint=checkpoint, backend=backend, max_connections=max_connections, max_bytes=max_bytes, max_pixels=max_pixels,
                     workers=workers, threads=None if backend == 'torch' else threads, detector_kw=dict(kind=detector, min_face=min_face))
         app = create_app(**opts)                                       # bad options fail here, once, whatever the processes

@@ -16,8 +16,8 @@ from ..core import *
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['ACCEPTED_LAYOUTS', 'IMAGE_EXTS', 'FERData', 'synthetic_fer2013', 'write_fer2013', 'FERDataError', 'find_fer2013',
-           'load_fer2013', 'plot_class_distribution', 'show_examples']
+__all__ = ['ACCEPTED_LAYOUTS', 'FERData', 'synthetic_fer2013', 'write_fer2013', 'FERDataError', 'find_fer2013', 'load_fer2013',
+           'plot_class_distribution', 'show_examples']
 
 # %% ../../nbs/01_data.load.ipynb #baf29c68
 @dataclass(repr=False)
@@ -103,7 +103,6 @@ ACCEPTED_LAYOUTS = """FER2013 is accepted in these layouts:
   3. the original fer2013.csv with the columns emotion,pixels,Usage
 Class folders: """ + ', '.join(EMOTIONS) + " (any case). Put the data in data/ or pass its path."
 
-IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.pgm', '.tif', '.tiff', '.webp')
 _SPLIT_OF_FOLDER = {'train': 'Training', 'test': 'PublicTest'}
 
 class FERDataError(ValueError):

@@ -13,7 +13,7 @@ from .load import FERData
 
 # %% auto #0
 __all__ = ['eval_transform', 'to_device', 'BatchAugment', 'affine_matrix', 'warp', 'adjust_brightness', 'adjust_contrast',
-           'random_erase', 'to_gray48', 'preprocess_faces']
+           'random_erase']
 
 # %% ../../nbs/03_data.transforms.ipynb #08aab2a8
 def _as_batch(x: torch.Tensor) -> torch.Tensor:
@@ -109,26 +109,3 @@ def random_erase(x, p=0.3, scale=(0.02, 0.2), ratio=(0.3, 3.3), value=0.):
     box = (rows >= top.view(-1, 1, 1)) & (rows < (top + h).view(-1, 1, 1)) & (cols >= left.view(-1, 1, 1)) & (cols < (left + w).view(-1, 1, 1))
     on = (torch.rand(n, device=dev) < p).view(-1, 1, 1)
     return torch.where((box & on).unsqueeze(1), torch.as_tensor(value, dtype=x.dtype, device=dev), x)
-
-# %% ../../nbs/03_data.transforms.ipynb #33cdb0eb
-def to_gray48(crop) -> np.ndarray:
-    "One face crop (gray, BGR or BGRA; uint8 or float in [0,1]; any size) as a 48x48 gray uint8 array."
-    a = np.asarray(crop)
-    if a.size == 0: raise ValueError(f"Empty face crop of shape {a.shape}")
-    if a.dtype != np.uint8:
-        if a.dtype.kind == 'f': a = (np.clip(a, 0, 1) * 255).round().astype(np.uint8)
-        elif a.dtype == np.uint16: a = (a >> 8).astype(np.uint8)
-        else: raise ValueError(f"Face crop dtype {a.dtype} not supported: use uint8, uint16 or float in [0, 1]")
-    if a.ndim == 3 and a.shape[2] == 1: a = a[..., 0]
-    if a.ndim == 3 and a.shape[2] in (3, 4): a = cv2.cvtColor(a, cv2.COLOR_BGR2GRAY if a.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
-    if a.ndim != 2: raise ValueError(f"Face crop must be gray (H,W), BGR (H,W,3) or BGRA (H,W,4), got shape {a.shape}")
-    if a.shape != (IMG_SIZE, IMG_SIZE):
-        a = cv2.resize(a, (IMG_SIZE, IMG_SIZE), interpolation=cv2.INTER_AREA if min(a.shape) > IMG_SIZE else cv2.INTER_LINEAR)
-    return np.ascontiguousarray(a)
-
-def preprocess_faces(crops, mean=NORM_MEAN, std=NORM_STD) -> torch.Tensor:
-    "One face crop or a list of them -> normalised float batch (B,1,48,48)."
-    if isinstance(crops, np.ndarray) and (crops.ndim == 2 or (crops.ndim == 3 and crops.shape[2] in (1, 3, 4))): crops = [crops]
-    if len(crops) == 0: return torch.empty(0, 1, IMG_SIZE, IMG_SIZE)
-    x = torch.from_numpy(np.stack([to_gray48(c) for c in crops])).unsqueeze(1)
-    return eval_transform(mean, std)(x)

@@ -8,7 +8,7 @@ import json, re, tarfile, warnings, zipfile
 from pathlib import Path
 import cv2, numpy as np, pandas as pd
 from ..core import *
-from ..data.load import IMAGE_EXTS, FERDataError, _index_members
+from ..data.load import FERDataError, _index_members
 from ..inference.detect import FaceDetector, as_bgr, crop_faces
 from ..inference.predict import EmotionPredictor
 from .metrics import compute_metrics, plot_confusion, plot_reliability

@@ -15,7 +15,7 @@ from scipy import stats
 from ..data.load import load_fer2013
 from ..data.split import training_copies, TEST_SPLITS
 from ..data.transforms import to_device
-from ..models.builder import load_model, resolve_checkpoint, model_logits
+from ..models.builder import load_model, model_logits
 from ..training.calibration import calibration_bins, expected_calibration_error, apply_temperature
 from .metrics import compute_metrics, uncertainty_rule, plot_confusion, plot_reliability
 from .crossdata import is_fer2013_source, evaluate_folder, print_summary

@@ -61,7 +61,7 @@ class CAMExtractor:
                              f"takes), got shape {tuple(x.shape)}")
         if not x.is_floating_point():
             raise ValueError(f"Expected normalised float images, got {x.dtype}: normalise them first "
-                             f"(fer_nb.data.transforms.preprocess_faces or eval_transform)")
+                             f"(fer_nb.data.transforms.eval_transform, or torch.from_numpy(fer_nb.inference.detect.preprocess_faces(crops)))")
         return x
 
     def _targets(self, target_class, n):

@@ -15,7 +15,7 @@ from scipy import stats
 from ..data.load import load_fer2013
 from ..data.split import training_copies, TEST_SPLITS
 from ..data.transforms import to_device
-from ..models.builder import load_model, resolve_checkpoint, model_logits
+from ..models.builder import load_model, model_logits
 from ..training.calibration import calibration_bins, expected_calibration_error, apply_temperature
 from statsmodels.stats.contingency_tables import mcnemar
 

@@ -4,16 +4,16 @@
 
 # %% ../../nbs/40_inference.detect.ipynb #4fcdd743
 from __future__ import annotations
-import io, warnings
+import contextlib, io, warnings
 from pathlib import Path
-import cv2, numpy as np, torch
+import cv2, numpy as np
 from PIL import Image
-from torchvision.ops import box_iou as _box_iou_xyxy
 from ..core import *
 
 # %% auto #0
 __all__ = ['IMAGE_FORMATS', 'HAAR_FRONTAL', 'YUNET_MODEL', 'DETECTORS', 'SMALLEST_FACE', 'YUNET_FRAME', 'as_bgr', 'FrameError',
-           'decode_image', 'clamp_boxes', 'box_iou', 'eye_angle', 'crop_faces', 'FaceDetector', 'compose_frame']
+           'decode_image', 'opencv_quiet', 'clamp_boxes', 'box_iou', 'eye_angle', 'crop_faces', 'FaceDetector',
+           'to_gray48', 'preprocess_faces', 'compose_frame']
 
 # %% ../../nbs/40_inference.detect.ipynb #c4bee399
 def as_bgr(frame) -> np.ndarray | None:
@@ -73,6 +73,15 @@ DETECTORS = ('yunet', 'haar')
 SMALLEST_FACE = {'yunet': 32, 'haar': 48}  # smallest face (brow to chin) each finds well, in pixels of the image searched (62_experiments.detect_bench)
 YUNET_FRAME = (1.02, -0.036)  # YuNet's box to FER2013's square face frame: side x 1.02, centre up 3.6% of the side (medians over Training faces)
 
+@contextlib.contextmanager
+def opencv_quiet(level: int = 2):
+    "OpenCV's own log at `level` (2: errors only) for the duration, then as it was: its notices are not the user's business."
+    log = getattr(getattr(cv2, 'utils', None), 'logging', None)
+    if log is None: yield; return
+    old = log.getLogLevel(); log.setLogLevel(min(old, level))
+    try: yield
+    finally: log.setLogLevel(old)
+
 def clamp_boxes(boxes, width, height, keep=False):
     "Boxes (N,4) as int x, y, w, h clipped to a `width` x `height` frame, those left with a side under 2 pixels dropped (`keep`: also the mask of kept rows)."
     b = np.asarray(boxes, float).reshape(-1, 4)
@@ -83,9 +92,12 @@ def clamp_boxes(boxes, width, height, keep=False):
     return (out[k], k) if keep else out[k]
 
 def box_iou(a, b) -> np.ndarray:
-    "Intersection over union of every box in `a` (N,4) with every box in `b` (M,4), boxes as x, y, w, h: (N,M) (`torchvision.ops.box_iou`)."
-    xyxy = lambda v: torch.as_tensor(np.asarray(v, np.float64).reshape(-1, 4)) @ torch.tensor([[1., 0, 1, 0], [0, 1, 0, 1], [0, 0, 1, 0], [0, 0, 0, 1]], dtype=torch.float64)
-    return _box_iou_xyxy(xyxy(a), xyxy(b)).nan_to_num(0.).numpy()
+    "Intersection over union of every box in `a` (N,4) with every box in `b` (M,4), boxes as x, y, w, h: (N,M); 0 where both are empty."
+    a, b = (np.asarray(v, np.float64).reshape(-1, 1, 4) for v in (a, b)); b = b.reshape(1, -1, 4)
+    iw = np.clip(np.minimum(a[..., 0] + a[..., 2], b[..., 0] + b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
+    ih = np.clip(np.minimum(a[..., 1] + a[..., 3], b[..., 1] + b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
+    inter = iw * ih; union = a[..., 2] * a[..., 3] + b[..., 2] * b[..., 3] - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 def eye_angle(eyes) -> float:
     "Tilt in degrees of the line from the left-hand eye to the right-hand eye in the image (positive: the right-hand eye is lower)."
@@ -138,7 +150,8 @@ class FaceDetector:
             if self.cascade.empty(): raise ValueError(f"{path} could not be loaded as a Haar cascade")
         else:
             if not YUNET_MODEL.is_file(): raise FileNotFoundError(f"YuNet's model is missing from the package ({YUNET_MODEL}): reinstall fer_nb, or use kind='haar'")
-            self.path, self.net = YUNET_MODEL, cv2.FaceDetectorYN.create(str(YUNET_MODEL), '', (320, 320), score, 0.3, 5000)
+            with opencv_quiet():                         # OpenCV 5 logs "Targets are not supported by the new graph engine" here
+                self.path, self.net = YUNET_MODEL, cv2.FaceDetectorYN.create(str(YUNET_MODEL), '', (320, 320), score, 0.3, 5000)
 
     def _search(self, gray, lo: int, hi: int | None = None):
         "Boxes (N,4) float and eye centres (N,2,2) (NaN from Haar) of faces with sides from `lo` to `hi` in `gray`, at its own scale."
@@ -195,6 +208,29 @@ class FaceDetector:
     def __repr__(self):
         opts = f"score={self.score}" if self.kind == 'yunet' else f"{self.path.name}, min_neighbors={self.min_neighbors}"
         return f"FaceDetector({self.kind!r}, min_face={self.min_face}, {opts}, margin={self.margin})"
+
+# %% ../../nbs/40_inference.detect.ipynb #33cdb0eb
+def to_gray48(crop) -> np.ndarray:
+    "One face crop (gray, BGR or BGRA; uint8 or float in [0,1]; any size) as a 48x48 gray uint8 array."
+    a = np.asarray(crop)
+    if a.size == 0: raise ValueError(f"Empty face crop of shape {a.shape}")
+    if a.dtype != np.uint8:
+        if a.dtype.kind == 'f': a = (np.clip(a, 0, 1) * 255).round().astype(np.uint8)
+        elif a.dtype == np.uint16: a = (a >> 8).astype(np.uint8)
+        else: raise ValueError(f"Face crop dtype {a.dtype} not supported: use uint8, uint16 or float in [0, 1]")
+    if a.ndim == 3 and a.shape[2] == 1: a = a[..., 0]
+    if a.ndim == 3 and a.shape[2] in (3, 4): a = cv2.cvtColor(a, cv2.COLOR_BGR2GRAY if a.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
+    if a.ndim != 2: raise ValueError(f"Face crop must be gray (H,W), BGR (H,W,3) or BGRA (H,W,4), got shape {a.shape}")
+    if a.shape != (IMG_SIZE, IMG_SIZE):
+        a = cv2.resize(a, (IMG_SIZE, IMG_SIZE), interpolation=cv2.INTER_AREA if min(a.shape) > IMG_SIZE else cv2.INTER_LINEAR)
+    return np.ascontiguousarray(a)
+
+def preprocess_faces(crops, mean=NORM_MEAN, std=NORM_STD) -> np.ndarray:
+    "One face crop or a list of them -> normalised float32 batch (B,1,48,48), as `eval_transform` makes it for training."
+    if isinstance(crops, np.ndarray) and (crops.ndim == 2 or (crops.ndim == 3 and crops.shape[2] in (1, 3, 4))): crops = [crops]
+    if len(crops) == 0: return np.zeros((0, 1, IMG_SIZE, IMG_SIZE), np.float32)
+    x = np.stack([to_gray48(c) for c in crops])[:, None].astype(np.float32) / np.float32(255)
+    return (x - np.float32(mean)) / np.float32(std)
 
 # %% ../../nbs/40_inference.detect.ipynb #00bea565
 def compose_frame(faces, boxes, size=(640, 480), background: int = 110) -> np.ndarray:

@@ -4,16 +4,17 @@
 
 # %% ../../nbs/41_inference.export.ipynb #41a4efcb
 from __future__ import annotations
-import contextlib, io, warnings
+import contextlib, io, json, warnings
 from pathlib import Path
 import numpy as np, torch
 from ..core import *
-from ..data.transforms import preprocess_faces
-from ..models.builder import load_model, resolve_checkpoint, WEIGHTS_DIR, PACKAGED_INT8
+from .detect import preprocess_faces
+from ..models.builder import load_model
 from ..data.load import load_fer2013
 
 # %% auto #0
-__all__ = ['onnx_cache_dir', 'onnx_meta', 'export_onnx', 'calibration_images', 'quantize_onnx']
+__all__ = ['onnx_cache_dir', 'onnx_meta', 'export_onnx', 'calibration_images', 'quantize_onnx', 'safetensors_layout',
+           'export_onnx_shared']
 
 # %% ../../nbs/41_inference.export.ipynb #bcc0b4d2
 def onnx_cache_dir() -> Path:
@@ -83,7 +84,7 @@ def quantize_onnx(checkpoint=None, calib_images=None, n_calib: int = 300, seed: 
     meta = onnx_meta(fp32)
     done = lambda: out.is_file() and onnx_meta(out).get('checkpoint_sha256') == meta['checkpoint_sha256'] and onnx_meta(out).get('calibration', '').endswith(ckey)
     if done(): return out
-    x = preprocess_faces(imgs, float(meta['norm_mean']), float(meta['norm_std'])).numpy()
+    x = preprocess_faces(imgs, float(meta['norm_mean']), float(meta['norm_std']))
     class Reader(CalibrationDataReader):
         def __init__(self, bs=50): self.it = iter([{'faces': x[i:i + bs]} for i in range(0, len(x), bs)])
         def get_next(self): return next(self.it, None)
@@ -102,4 +103,51 @@ def quantize_onnx(checkpoint=None, calib_images=None, n_calib: int = 300, seed: 
                                 calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=keep_float)
             finally: pre.unlink(missing_ok=True)
             _add_metadata(tmp, **{**meta, 'precision': 'int8', 'calibration': f'{len(imgs)} training images, sha256 {ckey}'})
+    return out
+
+# %% ../../nbs/41_inference.export.ipynb #7ee9abb7
+_ST_DTYPES = {'F16': (np.float16, 10), 'F32': (np.float32, 1)}   # safetensors dtype -> numpy dtype, onnx.TensorProto data type
+
+def safetensors_layout(path) -> tuple[dict, int]:
+    "A .safetensors file's header ({name: dtype, shape, data_offsets}) and the byte where its tensor data begin."
+    with open(path, 'rb') as f:
+        n = int.from_bytes(f.read(8), 'little'); header = json.loads(f.read(n))
+    header.pop('__metadata__', None); return header, 8 + n
+
+def export_onnx_shared(checkpoint=None, out=None, opset: int = 18) -> Path:
+    "An fp32 ONNX graph of `checkpoint` (written beside it) whose weights are the bytes of the .safetensors file itself (external data)."
+    import onnx, onnxscript.optimizer  # optional heavy imports (onnx, onnxscript: only to export)
+    from onnx import helper, numpy_helper, TensorProto
+    ck = resolve_checkpoint(checkpoint); out = Path(out) if out else ck.with_suffix('.onnx')
+    if out.parent.resolve() != ck.parent.resolve(): raise ValueError(f"{out} must sit in the folder of {ck.name}: it reads its weights from there")
+    model = load_model(ck, device='cpu').eval()
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter('ignore')
+        prog = torch.onnx.export(model, (torch.zeros(2, 1, IMG_SIZE, IMG_SIZE),), None, input_names=['faces'], output_names=['logits'],
+                                 opset_version=opset, dynamo=True, optimize=False, verbose=False,
+                                 dynamic_shapes=({0: torch.export.Dim('batch', min=1, max=4096)},))
+    onnxscript.optimizer.fold_constants(prog.model); onnxscript.optimizer.remove_unused_nodes(prog.model)
+    m = prog.model_proto
+    header, start = safetensors_layout(ck); raw = ck.read_bytes()
+    inits, casts, inline = [], [], 0
+    for t in m.graph.initializer:
+        h = header.get(t.name)
+        if h is None or h['dtype'] not in _ST_DTYPES: inits.append(t); inline += len(t.raw_data); continue   # small constants stay in the graph
+        (b, e), (dt, onnx_type) = h['data_offsets'], _ST_DTYPES[h['dtype']]
+        if not np.array_equal(numpy_helper.to_array(t), np.frombuffer(raw, dt, (e - b) // np.dtype(dt).itemsize, start + b).reshape(h['shape']).astype(np.float32)):
+            raise RuntimeError(f"The export's {t.name} differs from the checkpoint's: cannot share its bytes")
+        name = t.name if onnx_type == TensorProto.FLOAT else t.name + '.f16'
+        ext = TensorProto(name=name, data_type=onnx_type, dims=h['shape'], data_location=TensorProto.EXTERNAL)
+        for k, v in (('location', ck.name), ('offset', str(start + b)), ('length', str(e - b))): ext.external_data.add(key=k, value=v)
+        inits.append(ext)
+        if name != t.name: casts.append(helper.make_node('Cast', [name], [t.name], to=TensorProto.FLOAT, name=f'{t.name}.cast'))
+    if inline > 100_000: raise RuntimeError(f"{inline:,} bytes of weights are not in {ck.name}: the graph would hold a second copy")
+    del m.graph.initializer[:]; m.graph.initializer.extend(inits)
+    nodes = casts + list(m.graph.node); del m.graph.node[:]; m.graph.node.extend(nodes)
+    for n in m.graph.node: n.doc_string = ''; del n.metadata_props[:]     # the exporter's stack traces: not for users
+    for k, v in dict(classes=','.join(EMOTIONS), norm_mean=model.meta.get('norm_mean', NORM_MEAN), norm_std=model.meta.get('norm_std', NORM_STD),
+                     temperature=model.meta.get('temperature', 1.0), checkpoint_sha256=file_digest(ck), opset=opset, precision='fp32',
+                     weights=f'{ck.name} (shared, {header[next(iter(header))]["dtype"]})').items():
+        m.metadata_props.add(key=k, value=str(v))
+    with atomic_path(out) as tmp: onnx.save(m, str(tmp))
     return out

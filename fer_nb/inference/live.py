@@ -4,13 +4,12 @@
 
 # %% ../../nbs/45_inference.live.ipynb #c1087da6
 from __future__ import annotations
-import contextlib, json, sys, threading, time, warnings
+import contextlib, json, os, sys, threading, time, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-import cv2, numpy as np, torch
+import cv2, numpy as np
 from fastcore.script import call_parse, Param
 from ..core import *
-from ..data.load import IMAGE_EXTS
 from .detect import as_bgr, crop_faces, box_iou, FaceDetector
 from .predict import BACKENDS, EmotionPredictor
 from .track import FaceTracker, Face
@@ -18,8 +17,8 @@ from .overlay import draw_overlay
 
 # %% auto #0
 __all__ = ['STAGES', 'VIDEO_CODECS', 'LiveResult', 'LivePipeline', 'Frame', 'CameraSource', 'VideoSource', 'ImageSource',
-           'open_source', 'key_action', 'WindowSink', 'ImageSink', 'VideoSink', 'JsonLinesSink', 'make_sinks',
-           'run_live']
+           'open_source', 'key_action', 'has_display', 'ConsoleSink', 'WindowSink', 'ImageSink', 'VideoSink',
+           'JsonLinesSink', 'make_sinks', 'run_live']
 
 # %% ../../nbs/45_inference.live.ipynb #a26356f2
 STAGES = ('detect', 'preprocess', 'classify', 'smooth', 'draw')
@@ -231,11 +230,25 @@ def key_action(key: int) -> str | None:
     "What a key code from `cv2.waitKey` asks for: 'quit' (Q, Esc), 'reset' (R) or None."
     return {ord('q'): 'quit', ord('Q'): 'quit', 27: 'quit', ord('r'): 'reset', ord('R'): 'reset'}.get(key & 0xFF if key >= 0 else -1)
 
+def has_display() -> bool:
+    "Can OpenCV open a window here? On Linux only with an X11 or Wayland display: without one, Qt aborts the whole process."
+    return not sys.platform.startswith('linux') or bool(os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY'))
+
+class ConsoleSink:
+    "Each frame's faces as one line on stdout (`fer-live photo.jpg` on a machine with no display): name, then label, probability and box per face."
+    def __init__(self, file=None): self.file, self.written = file, 0
+    def write(self, res: LiveResult):
+        faces = '; '.join(f"{f.text} (box x={f.box[0]} y={f.box[1]} w={f.box[2]} h={f.box[3]})" for f in res.faces)
+        print(f"{res.name or f'frame {res.index}'}: {faces or res.message or 'no face'}", file=self.file or sys.stdout, flush=True)
+        self.written += 1
+    def close(self): pass
+
 class WindowSink:
     "An OpenCV window: Q or Esc quits, R resets smoothing; with `still`, each image stays until a key is pressed."
     def __init__(self, title='fer-live  (Q quits, R resets)', still=False): self.title, self.still, self._open = title, still, False
     def write(self, res: LiveResult):
         if res.image is None: return None
+        if not has_display(): raise RuntimeError("No display to open a window on (DISPLAY is not set): use --show no with --output or --jsonl")
         try:
             cv2.imshow(self.title, res.image); self._open = True
             act = key_action(cv2.waitKey(0 if self.still else 1))
@@ -289,8 +302,8 @@ class JsonLinesSink:
         self.f.write(json.dumps(res.to_dict()) + '\n'); self.f.flush(); self.written += 1
     def close(self): self.f.close()
 
-def make_sinks(output=None, jsonl=None, show=False, still=False, fps=None) -> list:
-    "Sinks for an annotated `output` (image, video or folder), a `jsonl` file and a window (`show`)."
+def make_sinks(output=None, jsonl=None, show=False, still=False, fps=None, console=False) -> list:
+    "Sinks for an annotated `output` (image, video or folder), a `jsonl` file, a window (`show`) and lines on stdout (`console`)."
     sinks = []
     if output:
         suf = Path(output).suffix.lower()
@@ -300,6 +313,7 @@ def make_sinks(output=None, jsonl=None, show=False, still=False, fps=None) -> li
                                f"({', '.join(VIDEO_CODECS)}) or a folder")
     if jsonl: sinks.append(JsonLinesSink(jsonl))
     if show: sinks.append(WindowSink(still=still))
+    if console: sinks.append(ConsoleSink())
     return sinks
 
 # %% ../../nbs/45_inference.live.ipynb #7ef018a8

@@ -4,19 +4,29 @@
 
 # %% ../../nbs/42_inference.predict.ipynb #6f22886a
 from __future__ import annotations
-import numpy as np, pandas as pd, torch
-from scipy.special import softmax
-from ..core import *
-from ..data.transforms import preprocess_faces
-from ..models.builder import load_model, resolve_checkpoint
-from .export import export_onnx, quantize_onnx, onnx_meta
+import numpy as np
 import onnxruntime as ort
+from ..core import *
+from .detect import preprocess_faces
 
 # %% auto #0
-__all__ = ['BACKENDS', 'EmotionPredictor', 'backend_agreement']
+__all__ = ['BACKENDS', 'softmax', 'onnx_model_file', 'EmotionPredictor', 'backend_agreement']
 
 # %% ../../nbs/42_inference.predict.ipynb #d27d658c
 BACKENDS = ('torch', 'onnx', 'onnx-int8')  # PyTorch eager, ONNX Runtime fp32, ONNX Runtime static int8
+
+def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
+    "Softmax along `axis`, shifted by the maximum so that large logits cannot overflow."
+    e = np.exp(z - z.max(axis, keepdims=True)); return e / e.sum(axis, keepdims=True)
+
+def onnx_model_file(checkpoint, backend: str = 'onnx', calib_images=None) -> Path:
+    "The ONNX file that `backend` runs for `checkpoint`: the one shipped with the packaged model, else an export (which needs PyTorch)."
+    ck = resolve_checkpoint(checkpoint)
+    shipped = WEIGHTS_DIR / (PACKAGED_ONNX if backend == 'onnx' else PACKAGED_INT8)
+    if ck == packaged_model() and calib_images is None and shipped.is_file(): return shipped
+    require('torch', 'train', f"backend={backend!r} with {ck.name} (it is exported to ONNX first)")
+    from fer_nb.inference.export import export_onnx, quantize_onnx  # needs PyTorch: only for a model that did not ship with its ONNX files
+    return export_onnx(ck) if backend == 'onnx' else quantize_onnx(ck, calib_images)
 
 class EmotionPredictor:
     "Emotion probabilities (N,7) for the face crops of a frame, in one batch, with PyTorch or ONNX Runtime (fp32 or int8)."
@@ -31,28 +41,33 @@ class EmotionPredictor:
         if backend == 'torch':
             if threads is not None: raise ValueError("threads is for the ONNX Runtime back ends: PyTorch's thread count is "
                                                      "process-wide, so set it yourself with torch.set_num_threads(n)")
-            self.model = load_model(self.checkpoint, device='cpu').to(memory_format=torch.channels_last)
+            self._torch = require('torch', 'train', "backend='torch'")
+            from fer_nb.models.builder import load_model  # needs PyTorch: only for the torch back end
+            self.model = load_model(self.checkpoint, device='cpu').to(memory_format=self._torch.channels_last)
             meta, self.onnx_path = self.model.meta, None
         else:
-            self.onnx_path = export_onnx(self.checkpoint) if backend == 'onnx' else quantize_onnx(self.checkpoint, calib_images)
-            meta = onnx_meta(self.onnx_path)
+            self.onnx_path = onnx_model_file(self.checkpoint, backend, calib_images)
             so = ort.SessionOptions()
             so.intra_op_num_threads, so.inter_op_num_threads = threads or 2, 1
             so.add_session_config_entry('session.intra_op.allow_spinning', '0')
             so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             self.session = ort.InferenceSession(str(self.onnx_path), so, providers=['CPUExecutionProvider'])
+            meta = self.session.get_modelmeta().custom_metadata_map
+            if meta.get('checkpoint_sha256') != file_digest(self.checkpoint):
+                raise RuntimeError(f"{self.onnx_path.name} was made from another model than {self.checkpoint.name}: ship them together (fer-ship)")
         self.mean, self.std = float(meta.get('norm_mean', NORM_MEAN)), float(meta.get('norm_std', NORM_STD))
         self.temperature = float(meta.get('temperature', 1.0))  # fitted on the validation slice at training time (1: none)
 
     def preprocess(self, crops) -> np.ndarray:
         "Face crops (any size, gray/BGR/BGRA) -> normalised float32 batch (N,1,48,48), exactly as training evaluated."
-        return preprocess_faces(crops, self.mean, self.std).numpy()
+        return preprocess_faces(crops, self.mean, self.std)
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         "The model's logits (N,7) for a preprocessed batch."
         x = np.ascontiguousarray(x, np.float32)
         if len(x) == 0: return np.zeros((0, NUM_CLASSES), np.float32)
         if self.backend == 'torch':
+            torch = self._torch
             with torch.inference_mode():
                 return self.model(torch.from_numpy(x).contiguous(memory_format=torch.channels_last)).numpy()
         return self.session.run(None, {'faces': x})[0]
@@ -72,6 +87,7 @@ class EmotionPredictor:
 # %% ../../nbs/42_inference.predict.ipynb #4c55ba10
 def backend_agreement(predictors: dict, images, labels, reference: str = 'torch', batch_size: int = 256) -> pd.DataFrame:
     "Per predictor: top-1 agreement with `reference`, largest probability difference, and accuracy on `images`."
+    pd = require('pandas', 'train', 'backend_agreement')
     def probs(p):
         x = p.preprocess(images)
         return np.concatenate([p.classify(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])

@@ -13,15 +13,14 @@ from torch import nn
 from safetensors.torch import save_file
 import fer_nb
 from .. import __version__
-from ..core import EMOTIONS, NUM_CLASSES, IMG_SIZE, NORM_MEAN, NORM_STD, get_device, project_root
+from ..core import EMOTIONS, NUM_CLASSES, IMG_SIZE, NORM_MEAN, NORM_STD, get_device, project_root, WEIGHTS_DIR, PACKAGED_MODEL, packaged_model, resolve_checkpoint
 from .resnet import ResNetFER, STEMS, read_state_dict, state_dict_differences
 from .zoo import VGGFER, SimpleCNN, TorchvisionFER, ViTFER, resnet18_cbam
 from ..data.transforms import eval_transform
 
 # %% auto #0
-__all__ = ['MODELS', 'LEGACY_ARCHITECTURES', 'WEIGHTS_DIR', 'PACKAGED_MODEL', 'PACKAGED_INT8', 'ModelEntry', 'list_models',
-           'model_options', 'create_model', 'model_spec', 'default_target_layer', 'model_logits', 'save_model',
-           'file_spec', 'load_weights', 'load_model', 'packaged_model', 'resolve_checkpoint']
+__all__ = ['MODELS', 'LEGACY_ARCHITECTURES', 'ModelEntry', 'list_models', 'model_options', 'create_model', 'model_spec',
+           'default_target_layer', 'model_logits', 'save_model', 'file_spec', 'load_weights', 'load_model']
 
 # %% ../../nbs/12_models.builder.ipynb #f294c275
 @dataclass(frozen=True)
@@ -173,29 +172,3 @@ def load_model(path, device='cpu', stem: str | None = None) -> nn.Module:  # ste
     model = _load_into(create_model(name, **options), sd, meta, path)
     model.meta = _parse_meta(meta, sd)
     return model.to(get_device(device)).eval()
-
-# %% ../../nbs/12_models.builder.ipynb #ce0caa38
-WEIGHTS_DIR = Path(fer_nb.__file__).parent / 'weights'  # where the packaged reference model lives
-PACKAGED_MODEL = 'fer_resnet18.safetensors'  # the classifier (float16 weights, float32 after loading)
-PACKAGED_INT8 = 'fer_resnet18.int8.onnx'     # its int8 ONNX model, calibrated when it was packaged (`46_inference.ship`)
-
-def packaged_model() -> Path | None:
-    "The model shipped inside the fer_nb package, or None where none is shipped (yet)."
-    p = WEIGHTS_DIR / PACKAGED_MODEL
-    return p if p.is_file() else None
-
-def resolve_checkpoint(checkpoint=None) -> Path:
-    "The model file for `checkpoint`: a .safetensors path, a run folder holding best.safetensors, or None for the packaged model."
-    if checkpoint is None:
-        p = packaged_model()
-        if p is None: raise FileNotFoundError(
-            f"No model is packaged with fer_nb yet (looked for {WEIGHTS_DIR / PACKAGED_MODEL}). Pass a checkpoint: "
-            f"EmotionPredictor('runs/default/best.safetensors') or fer-live --checkpoint runs/default/best.safetensors "
-            f"(train one with fer-train).")
-        return p
-    p = Path(checkpoint).expanduser()
-    if not p.is_absolute() and not p.exists() and (project_root() / p).exists(): p = project_root() / p
-    if p.is_dir(): p = p / 'best.safetensors'
-    if not p.is_file(): raise FileNotFoundError(f"No checkpoint at {p}: pass a .safetensors file written by training, or its run folder")
-    return p
-
