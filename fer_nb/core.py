@@ -62,7 +62,7 @@ def emotion_color(emotion, fmt='hex'):
 # %% ../nbs/00_core.ipynb #ec839fc2
 UNCERTAIN_BELOW = 0.40  # a face whose (calibrated, smoothed) top probability is below this is shown as uncertain
 
-# %% ../nbs/00_core.ipynb #8ddf014b
+# %% ../nbs/00_core.ipynb #529f4078
 EXTRAS = {'train': 'PyTorch, torchvision and the tools to train, evaluate, search and export',
           'jupyter': 'the notebook widget and papermill runs',
           'dev': 'everything above, and what the tests need'}  # pip extras: `pip install "fer_nb[train]"`
@@ -180,13 +180,22 @@ def resolve_checkpoint(checkpoint=None) -> Path:
 
 
 # %% ../nbs/00_core.ipynb #de105e6c
+def _plain_mode(path: Path) -> int:
+    "The permissions a plain `open(path, 'w')` would leave: those of the file it replaces, else 0o666 less the umask."
+    if path.exists(): return path.stat().st_mode & 0o7777
+    if sys.platform.startswith('linux'):                # the umask without changing it (os.umask would, for every thread)
+        with contextlib.suppress(OSError, StopIteration, ValueError):
+            return 0o666 & ~int(next(l for l in open('/proc/self/status') if l.startswith('Umask:')).split()[1], 8)
+    return 0o644
+
 @contextlib.contextmanager
 def atomic_path(path):
-    "Yield a temporary path beside `path`; on success it is moved onto `path` in one step, on failure removed."
+    "Yield a temporary path beside `path`; on success it is moved onto `path` in one step (with a plain write's permissions), on failure removed."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f'.{path.stem}.{os.getpid()}-{threading.get_ident()}.tmp{path.suffix}')
     try:
         yield tmp
+        if tmp.exists(): os.chmod(tmp, _plain_mode(path))   # some writers (safetensors) create files 0600, unreadable to a shared group
         os.replace(tmp, path)
     finally: tmp.unlink(missing_ok=True)
 

@@ -84,7 +84,8 @@ def record():
         save_model(m, LOG / 'best.safetensors', dtype=torch.float16, cycle=str(k),
                    **{kk: v for kk, v in m.meta.items() if kk not in (*_RESERVED_META, 'cycle')})
     rows = [r for r in cycles() if int(r['cycle']) != k]
-    rows.append({'cycle': k, 'run': src.name, 'init': plan(k)['init'] or 'scratch', 'epochs': len(h), 'planned_epochs': plan(k)['epochs'],
+    init = plan(k)['init']
+    rows.append({'cycle': k, 'run': src.name, 'init': os.path.relpath(init, ROOT) if init else 'scratch', 'epochs': len(h), 'planned_epochs': plan(k)['epochs'],
                  'hours': round(h.seconds.sum() / 3600, 3), 'best_valid_acc': round(best, 4),
                  'best_epoch': int(h.valid_acc.idxmax()) + 1, 'done': done})
     with (LOG / 'cycles.csv').open('w', newline='') as f:

@@ -4,9 +4,10 @@
 
 # %% ../../nbs/51_apps.batch.ipynb #83e57ad8
 from __future__ import annotations
-import json, time
+import json, sys, tempfile, time
 from pathlib import Path
 import cv2
+from tqdm.auto import tqdm
 from ..core import *
 from ..inference.detect import FaceDetector
 from ..inference.predict import EmotionPredictor, BACKENDS
@@ -56,11 +57,16 @@ def run_batch(source, out, jobs: int = 2, progress: bool = True, **options) -> d
     "Every video and image of `source` (a folder or a file) through the live pipeline in `jobs` worker processes: one `<name>.jsonl` per input in `out`, a failing input reported and skipped; returns (and writes) a summary."
     if jobs < 1: raise ValueError(f"jobs must be >= 1, not {jobs}")
     inputs = batch_inputs(source); out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    try:                                                   # before the first file, not after the last: a folder we cannot write in
+        with tempfile.TemporaryFile(dir=out): pass
+    except OSError as e: raise OSError(e.errno, f"Cannot write in {out} ({e.strerror}): choose another --jsonl folder") from None
     if (b := options.get('backend', 'onnx')) not in BACKENDS: raise ValueError(f"backend must be one of {BACKENDS}, not {b!r}")
     FaceDetector(**{k: options[k] for k in ('kind', 'min_face', 'margin') if k in options})     # bad options fail here, not in every worker
     t0 = time.perf_counter()
+    def report(name, r):                                   # a failure is said when it happens, not only in the summary
+        if isinstance(r, Exception): tqdm.write(f"{name}: failed ({type(r).__name__}: {r})", file=sys.stderr)
     res = in_processes(worker.process_file, {str(p): (str(p), str(out / f'{p.name}.jsonl')) for p in inputs}, jobs, 'files', progress,
-                       worker._init_worker, (options,))
+                       worker._init_worker, (options,), done=report)
     done = sorted((r for r in res.values() if not isinstance(r, Exception)), key=lambda d: d['input'])
     failed = sorted(({'input': k, 'error': f"{type(e).__name__}: {e}"} for k, e in res.items() if isinstance(e, Exception)), key=lambda d: d['input'])
     s = {'inputs': len(inputs), 'done': len(done), 'failed': failed, 'jobs': jobs, 'frames': sum(d['frames'] for d in done),

@@ -53,6 +53,7 @@ def fer_live(source: Param('camera index (0, 1, ...), stream URL, video file, im
              height: int = 480,          # camera capture height
              no_chart: bool = False,     # do not draw the probability bar chart
              flip: bool = False,         # average each face with its mirror image (test-time augmentation: twice the classifier's work)
+             max_pixels: int = 12_000_000,  # images larger than this (width x height) are skipped, read from the header before decoding
              jobs: int = 0,              # > 0: batch mode, every video and image of the folder in this many processes, one JSON-lines file each in --jsonl (a folder)
             ):
     "Recognise facial emotions live from a camera, a video, an image or a folder: a window, annotated files and/or JSON lines."
@@ -61,7 +62,7 @@ def fer_live(source: Param('camera index (0, 1, ...), stream URL, video file, im
         if backend not in BACKENDS: raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
         if jobs: return _batch(source, jsonl, output, jobs, checkpoint=checkpoint, backend=backend, kind=detector, min_face=min_face,
                                margin=margin, window=window, threshold=threshold, detect_every=detect_every, max_faces=max_faces, align=not no_align)
-        src = open_source(source, width, height)
+        src = open_source(source, width, height, max_pixels)
         with src:
             if show == 'yes' and not has_display(): raise RuntimeError("No display to open a window on (DISPLAY is not set): use --output or --jsonl")
             win = show == 'yes' or (show == 'auto' and has_display() and (src.live or not (output or jsonl)))

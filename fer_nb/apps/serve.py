@@ -10,13 +10,16 @@ import numpy as np
 from fastcore.script import call_parse
 import fer_nb
 from ..core import *
-from ..inference.detect import decode_image, FrameError, FaceDetector
+from ..inference.detect import decode_scaled, FrameError, FaceDetector
 from ..inference.predict import BACKENDS, EmotionPredictor
 from ..inference.live import LivePipeline
 try:
     import anyio
     from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
-    from fastapi.responses import HTMLResponse, JSONResponse
+    from fastapi.responses import HTMLResponse, JSONResponse, Response
+    from starlette.exceptions import HTTPException
+    from starlette.formparsers import MultiPartException
+    from starlette.requests import ClientDisconnect
 except ImportError as e:
     raise MissingExtra(f"The web app needs {e.name}, which fer_nb installs with it: pip install --force-reinstall fer_nb") from None
 
@@ -40,11 +43,11 @@ class _Limiter:
 
 class ServerState:
     "What the app shares between requests: the predictor, the settings and counters (read by `/health`)."
-    def __init__(self, predictor, max_connections, max_bytes, max_pixels, workers, pipeline_kw, detector_kw):
-        self.predictor, self.max_connections, self.max_bytes, self.max_pixels = predictor, max_connections, max_bytes, max_pixels
+    def __init__(self, predictor, max_connections, max_bytes, max_pixels, workers, pipeline_kw, detector_kw, max_side=1920):
+        self.predictor, self.max_connections, self.max_bytes, self.max_pixels, self.max_side = predictor, max_connections, max_bytes, max_pixels, max_side
         self.workers, self.pipeline_kw, self.detector_kw = workers, pipeline_kw, detector_kw
         self.limiter, self.local, self.lock = _Limiter(workers), threading.local(), threading.Lock()
-        self.connections = self.frames = self.refused = self.errors = 0
+        self.connections = self.frames = self.refused = self.errors = self.aborted = self.foreign = 0
         self.started = time.time()
 
     def pipeline(self, **kw) -> LivePipeline:
@@ -54,12 +57,14 @@ class ServerState:
     def process(self, pipe: LivePipeline, data: bytes, t_recv: float) -> dict:
         "Decode a frame and run `pipe` on it (in a worker thread): the result message."
         t0 = time.perf_counter()
-        img = decode_image(data, self.max_bytes, self.max_pixels)
+        img, scale = decode_scaled(data, self.max_bytes, self.max_pixels, self.max_side)   # a 12 MP photo is worked on at 1920 px
         t1 = time.perf_counter()
         res = pipe(img)
         with self.lock: self.frames += 1
-        return {'type': 'result', 'width': int(img.shape[1]), 'height': int(img.shape[0]),
-                'faces': [f.to_dict() for f in res.faces], 'server_ms': round((time.perf_counter() - t_recv) * 1e3, 2),
+        faces = [f.to_dict() for f in res.faces]
+        for f in faces: f['box'] = [int(round(v * scale)) for v in f['box']]      # in the pixels of the image sent
+        return {'type': 'result', 'width': int(round(img.shape[1] * scale)), 'height': int(round(img.shape[0] * scale)),
+                'faces': faces, 'server_ms': round((time.perf_counter() - t_recv) * 1e3, 2),
                 'timings': {'decode': round((t1 - t0) * 1e3, 2), **{k: round(v, 2) for k, v in res.timings.items() if k != 'draw'}}}
 
     def predict_one(self, data: bytes, t_recv: float) -> dict:
@@ -77,23 +82,28 @@ def create_app(checkpoint=None,                     # model .safetensors or its 
                max_connections: int = 8,            # WebSocket streams open at once; one more is told so and closed (1013)
                max_bytes: int = 4_000_000,          # largest frame or upload, in bytes
                max_pixels: int = 12_000_000,        # largest image, in pixels (width x height)
+               max_side: int = 1920,                # larger images are scaled down to this longest side before faces are looked for
                workers: int | None = None,          # frames processed at once in worker threads (None: the number of CPU cores)
                threads: int | None = None,          # ONNX Runtime threads per classification (None: EmotionPredictor's default)
                window: float = 1 / 3,               # smoothing window in seconds, per tracked face
                threshold: float = UNCERTAIN_BELOW,  # below this smoothed top probability a face is uncertain
                detect_every: int = 5,               # full-frame face detection every n-th frame of a stream
                max_faces: int = 16,                 # classify at most this many faces per frame (the largest)
-               detector_kw: dict | None = None      # FaceDetector options (kind, min_face, min_neighbors, margin, ...)
+               detector_kw: dict | None = None,     # FaceDetector options (kind, min_face, min_neighbors, margin, ...)
+               allow_origins=(),                    # web pages of other origins whose scripts may open the stream (the page's own always may)
+               api_docs: bool = False,              # serve FastAPI's /docs and /openapi.json
               ) -> FastAPI:
     "The web app: the page at `/`, `/health`, `/predict` (one image) and the `/ws` stream, on one shared predictor."
-    for name, v in (('max_connections', max_connections), ('max_bytes', max_bytes), ('max_pixels', max_pixels)):
+    for name, v in (('max_connections', max_connections), ('max_bytes', max_bytes), ('max_pixels', max_pixels), ('max_side', max_side)):
         if int(v) < 1: raise ValueError(f"{name} must be >= 1, not {v}")
     if predictor is None: predictor = EmotionPredictor(checkpoint, backend, threads)
     workers = int(workers or os.cpu_count() or 1)
     pipeline_kw = dict(window=window, threshold=threshold, detect_every=detect_every, max_faces=max_faces)
     LivePipeline(predictor, FaceDetector(**(detector_kw or {})), **pipeline_kw)        # check the settings now, not per stream
-    st = ServerState(predictor, int(max_connections), int(max_bytes), int(max_pixels), workers, pipeline_kw, detector_kw or {})
-    app = FastAPI(title='fer_nb', version=fer_nb.__version__, description='Facial emotion recognition: page, upload and WebSocket stream')
+    st = ServerState(predictor, int(max_connections), int(max_bytes), int(max_pixels), workers, pipeline_kw, detector_kw or {}, int(max_side))
+    app = FastAPI(title='fer_nb', version=fer_nb.__version__, description='Facial emotion recognition: page, upload and WebSocket stream',
+                  **({} if api_docs else dict(docs_url=None, redoc_url=None, openapi_url=None)))
+    allowed = {o.rstrip('/').lower() for o in ([allow_origins] if isinstance(allow_origins, str) else allow_origins) if o}
     app.state.fer = st
     config = {'emotions': list(EMOTIONS), 'colors': dict(EMOTION_COLORS), 'uncertain_color': UNCERTAIN_COLOR, 'ws_path': '/ws',
               'width': 640, 'height': 480, 'jpeg_quality': 0.8, 'reply_timeout_ms': 10000, 'max_bytes': st.max_bytes}
@@ -108,6 +118,7 @@ def create_app(checkpoint=None,                     # model .safetensors or its 
         return {'status': 'ok', 'version': fer_nb.__version__, 'model': ck.name if ck else None, 'pid': os.getpid(),
                 'backend': getattr(predictor, 'backend', None), 'connections': st.connections,
                 'max_connections': st.max_connections, 'frames': st.frames, 'refused': st.refused, 'errors': st.errors,
+                'aborted': st.aborted, 'foreign_origins': st.foreign,
                 'workers': st.workers, 'uptime_s': round(time.time() - st.started, 1)}
 
     @app.post('/predict')
@@ -126,19 +137,29 @@ def create_app(checkpoint=None,                     # model .safetensors or its 
             data = bytes(body)
             if request.headers.get('content-type', '').startswith('multipart/form-data'):
                 async def replay(): return {'type': 'http.request', 'body': data, 'more_body': False}
-                form = await Request(request.scope, replay).form()
+                try: form = await Request(request.scope, replay).form(max_files=1, max_fields=100)
+                except (MultiPartException, HTTPException) as e:      # no boundary, too many fields or files, a broken part
+                    why = getattr(e, 'message', None) or getattr(e, 'detail', '') or str(e)
+                    raise FrameError('bad_form', f'The multipart form cannot be read: {why}', 413 if 'Too many' in why else 400)
                 f = form.get('file')
                 if f is None or isinstance(f, str):
                     raise FrameError('no_file', 'The form has no file field named "file": curl -F file=@face.jpg ...', 400)
                 data = await f.read()
             return await anyio.to_thread.run_sync(st.predict_one, data, t_recv, limiter=st.limiter.get())
         except FrameError as e: return refuse(e)
+        except ClientDisconnect:                                          # the client left mid-upload: its business, not a server error
+            st.aborted += 1; log.info('/predict: the client left before its upload was complete')
+            return Response(status_code=400)
         except Exception as e:
             st.errors += 1; log.exception('/predict failed')              # the traceback goes to the server's log
             return JSONResponse({'error': 'internal', 'message': f'{type(e).__name__}: {e}'}, status_code=500)
 
     @app.websocket('/ws')
     async def stream(ws: WebSocket):
+        origin = (ws.headers.get('origin') or '').rstrip('/').lower()     # browsers always send it; other clients have no page to abuse
+        if origin and origin.split('://', 1)[-1] != (ws.headers.get('host') or '').lower() and origin not in allowed:
+            st.foreign += 1; log.warning('/ws refused a page of another origin: %s', origin)
+            await ws.close(code=1008, reason='origin not allowed'); return   # before accept: the handshake fails with 403
         if st.connections >= st.max_connections:
             st.refused += 1
             await ws.accept()
@@ -200,6 +221,9 @@ def fer_serve(host: str = '127.0.0.1',          # address to listen on ('0.0.0.0
               min_face: int = 48,                # smallest face side to find, in frame pixels
               log_level: str = 'info',           # log level of uvicorn and of fer_nb's own messages: 'warning' for less, 'debug' for more
               processes: int = 1,                # worker processes behind the one port, each with its own model (uvicorn's workers)
+              max_side: int = 1920,              # larger uploads are worked on at this longest side (boxes still in the sent image's pixels)
+              allow_origin: str = None,          # comma-separated origins (https://example.org) of other pages allowed to open the stream
+              api_docs: bool = False,            # serve FastAPI's /docs and /openapi.json (off: they describe the server to anyone)
              ):
     "Serve the live facial emotion web app: open http://localhost:8000 in a browser and allow the camera."
     import uvicorn  # optional heavy import (the web server: only to serve)
@@ -210,8 +234,9 @@ def fer_serve(host: str = '127.0.0.1',          # address to listen on ('0.0.0.0
         share = max(1, (os.cpu_count() or 1) // processes)             # each process gets its share of the cores
         if processes > 1: workers, threads = workers or share, threads or (share if backend != 'torch' else None)
         if backend == 'torch': require('torch', 'train', "backend='torch'").set_num_threads(threads or 1)   # this process is ours; one thread spins least
-        opts = dict(checkpoint=checkpoint, backend=backend, max_connections=max_connections, max_bytes=max_bytes, max_pixels=max_pixels,
-                    workers=workers, threads=None if backend == 'torch' else threads, detector_kw=dict(kind=detector, min_face=min_face))
+        opts = dict(checkpoint=checkpoint, backend=backend, max_connections=max_connections, max_bytes=max_bytes, max_pixels=max_pixels, max_side=max_side,
+                    workers=workers, threads=None if backend == 'torch' else threads, detector_kw=dict(kind=detector, min_face=min_face),
+                    allow_origins=[o.strip() for o in (allow_origin or '').split(',') if o.strip()], api_docs=api_docs)
         app = create_app(**opts)                                       # bad options fail here, once, whatever the processes
     print(f"fer-serve: {app.state.fer.predictor} on http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}"
           + (f" in {processes} processes" if processes > 1 else '') + "  (open it in a browser and allow the camera; Ctrl+C stops)", flush=True)

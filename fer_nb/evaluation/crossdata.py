@@ -87,12 +87,13 @@ def _from_table(path: Path, label_map):
                 if len(parts) != 2: raise ValueError(f"{path}: the line {line!r} is not 'file label'")
                 rows.append((parts[0], parts[1], None))
         if label_map is None and path.name.startswith('list_patition_label'): label_map = 'rafdb'   # RAF-DB's own file name (sic)
-    if not _images_under(root): root = root.parent                              # RAF-DB: EmoLabel/ beside Image/
-    by_name = {}
-    for p in _images_under(root): by_name.setdefault(p.name, p); by_name.setdefault(p.stem.removesuffix('_aligned') + p.suffix, p)
+    if not _images_under(root) and path.name.startswith('list_patition_label'): root = root.parent   # RAF-DB: EmoLabel/ beside Image/
+    by_name, count = {}, {}                                  # only where the user pointed; a name found twice is no answer
+    for p in _images_under(root):
+        for k in {p.name, p.stem.removesuffix('_aligned') + p.suffix}: by_name.setdefault(k, p); count[k] = count.get(k, 0) + 1
     out, missing = [], []
     for f, l, s in rows:
-        p = root / f if (root / f).is_file() else by_name.get(Path(f).name)
+        p = root / f if (root / f).is_file() else by_name.get(Path(f).name) if count.get(Path(f).name) == 1 else None
         if p is None: missing.append(f); continue
         out.append((p, l, s))
     if missing: warnings.warn(f"{len(missing)} file(s) listed in {path.name} were not found under {root}, e.g. {missing[0]!r}: left out")

@@ -145,7 +145,7 @@ def ablation_markdown(res: dict) -> str:
 def run_ablation(epochs: int = 60, long_epochs: int = 200, seeds=(0,), final_seeds=(0, 1, 2), parallel: int = 1, out='runs/ablation',
                  results='results/ablation', bootstrap: int = 1000, progress: bool = True, **base) -> dict:
     "Train, score and compare every row of the ablation; write the results folder; return its contents."
-    out, results = project_root() / out, project_root() / results
+    out, results = (Path(p).expanduser().absolute() for p in (out, results))   # relative: under the current folder
     plan = ablation_plan(epochs, long_epochs, **base)
     jobs = {(name, s): {**cfg, 'seed': s, 'out': str(out / f'{slug(name)}-s{s}')} for name, cfg in plan
             for s in (sorted({*seeds, *final_seeds}) if name == FINAL else seeds)}

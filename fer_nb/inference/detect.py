@@ -12,8 +12,8 @@ from ..core import *
 
 # %% auto #0
 __all__ = ['IMAGE_FORMATS', 'HAAR_FRONTAL', 'YUNET_MODEL', 'DETECTORS', 'SMALLEST_FACE', 'YUNET_FRAME', 'as_bgr', 'FrameError',
-           'decode_image', 'opencv_quiet', 'clamp_boxes', 'box_iou', 'eye_angle', 'crop_faces', 'FaceDetector',
-           'to_gray48', 'preprocess_faces', 'compose_frame']
+           'decode_scaled', 'decode_image', 'opencv_quiet', 'clamp_boxes', 'box_iou', 'eye_angle', 'crop_faces',
+           'FaceDetector', 'to_gray48', 'preprocess_faces', 'compose_frame']
 
 # %% ../../nbs/40_inference.detect.ipynb #c4bee399
 def as_bgr(frame) -> np.ndarray | None:
@@ -40,9 +40,20 @@ class FrameError(ValueError):
     def __init__(self, code: str, message: str, status: int = 400):
         super().__init__(message); self.code, self.status = code, status
 
+_REDUCED = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}  # JPEG decoded at 1/2, 1/4, 1/8
+
+def decode_scaled(data: bytes, max_bytes: int = 4_000_000, max_pixels: int = 12_000_000,
+                  max_side: int = 1920            # longest side of the image returned; a larger one is decoded smaller (JPEG: in the decoder itself)
+                 ) -> tuple[np.ndarray, float]:
+    "`decode_image` for uploads: the image with its longer side at most `max_side`, and the factor back to the original's pixels."
+    img = decode_image(data, max_bytes, max_pixels, max_side)
+    with Image.open(io.BytesIO(data)) as im: side = max(im.size)
+    return img, side / max(img.shape[:2])
+
 def decode_image(data: bytes,
                  max_bytes: int = 4_000_000,     # largest accepted size in bytes
-                 max_pixels: int = 12_000_000    # largest accepted width x height, read from the header before decoding
+                 max_pixels: int = 12_000_000,   # largest accepted width x height, read from the header before decoding
+                 max_side: int | None = None     # shrink to this longest side (None: full size); a large JPEG is decoded at 1/2, 1/4 or 1/8
                 ) -> np.ndarray:
     "JPEG, PNG or WebP bytes as a BGR uint8 array; a `FrameError` for empty, oversized, non-image or other-format bytes."
     n = len(data)
@@ -61,9 +72,13 @@ def decode_image(data: bytes,
     if fmt not in IMAGE_FORMATS:
         raise FrameError('unsupported_format', f'The image is {fmt}; send JPEG, PNG or WebP.', 415)
     if w * h > max_pixels: raise too_many(f'{w}x{h} = {w * h:,} pixels')
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    f = max((k for k in _REDUCED if max(w, h) / k >= max_side), default=1) if max_side and fmt == 'JPEG' else 1
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), _REDUCED.get(f, cv2.IMREAD_COLOR))   # a 12 MP JPEG at 1/2: a quarter of the memory
     if img is None: raise FrameError('not_an_image', f'The {fmt} image ({w}x{h}) could not be decoded: truncated, or a format '
                                      f'OpenCV cannot read. Send JPEG, PNG or WebP.', 415)
+    if max_side and max(img.shape[:2]) > max_side:
+        s = max_side / max(img.shape[:2])
+        img = cv2.resize(img, (max(1, round(img.shape[1] * s)), max(1, round(img.shape[0] * s))), interpolation=cv2.INTER_AREA)
     return img
 
 # %% ../../nbs/40_inference.detect.ipynb #e8878a6a

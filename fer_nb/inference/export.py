@@ -105,7 +105,7 @@ def quantize_onnx(checkpoint=None, calib_images=None, n_calib: int = 300, seed: 
             _add_metadata(tmp, **{**meta, 'precision': 'int8', 'calibration': f'{len(imgs)} training images, sha256 {ckey}'})
     return out
 
-# %% ../../nbs/41_inference.export.ipynb #7ee9abb7
+# %% ../../nbs/41_inference.export.ipynb #a83dd53f
 _ST_DTYPES = {'F16': (np.float16, 10), 'F32': (np.float32, 1)}   # safetensors dtype -> numpy dtype, onnx.TensorProto data type
 
 def safetensors_layout(path) -> tuple[dict, int]:

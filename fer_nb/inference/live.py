@@ -8,6 +8,7 @@ import contextlib, json, os, sys, threading, time, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 import cv2, numpy as np
+from PIL import Image
 from fastcore.script import call_parse, Param
 from ..core import *
 from .detect import as_bgr, crop_faces, box_iou, FaceDetector
@@ -135,7 +136,12 @@ class CameraSource(_Source):
     live = True
     def __init__(self, device=0, width: int | None = 640, height: int | None = 480, timeout: float = 5.0):
         self.device, self.timeout = device, timeout
-        with _quiet_opencv(): self.cap = cv2.VideoCapture(device)
+        if isinstance(device, (int, np.integer)) and not 0 <= device < 10_000:
+            raise ValueError(f"Camera index {device} is out of range: cameras are numbered 0, 1, 2 ...")
+        try:
+            with _quiet_opencv(): self.cap = cv2.VideoCapture(device)
+        except (cv2.error, OverflowError, SystemError) as e:
+            raise RuntimeError(f"Cannot open camera {device!r}: {str(e).strip().splitlines()[-1]}") from None
         if not self.cap.isOpened():
             raise RuntimeError(f"Cannot open camera {device!r}: no such device, no permission, or another program is using it. "
                                f"Try another index (0, 1, ...) or a video file.")
@@ -192,10 +198,10 @@ class VideoSource(_Source):
     def close(self): self.cap.release()
 
 class ImageSource(_Source):
-    "One image file or a folder of images (sorted by name); unreadable files are skipped with a warning."
+    "One image file or a folder of images (sorted by name); unreadable files, and images over `max_pixels`, are skipped with a warning."
     still = True
-    def __init__(self, path):
-        self.path = Path(path).expanduser()
+    def __init__(self, path, max_pixels: int = 12_000_000):
+        self.path, self.max_pixels = Path(path).expanduser(), int(max_pixels)
         if self.path.is_dir():
             self.files = sorted(p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_EXTS and not p.name.startswith('.'))
             if not self.files: raise ValueError(f"No images ({', '.join(IMAGE_EXTS)}) in the folder {self.path}")
@@ -205,12 +211,18 @@ class ImageSource(_Source):
     def __iter__(self):
         n = 0
         for i, p in enumerate(self.files):
+            try:                                          # the size from the header, before decoding: a small file can hold a huge image
+                with Image.open(p) as im: size = im.size
+            except Image.DecompressionBombError: size = (1 << 16, 1 << 16)
+            except Exception: size = (0, 0)                # not for Pillow: OpenCV may still read it
+            if size[0] * size[1] > self.max_pixels:
+                warnings.warn(f"Skipping {p}: {size[0]}x{size[1]} is more than {self.max_pixels:,} pixels (--max_pixels)"); continue
             img = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
             if img is None or img.size == 0: warnings.warn(f"Skipping {p}: not a readable image"); continue
             yield Frame(img, i, float(i), p.name); n += 1
         if n == 0: raise ValueError(f"None of the {len(self.files)} image file(s) in {self.path} could be read")
 
-def open_source(source, width: int | None = 640, height: int | None = 480) -> _Source:
+def open_source(source, width: int | None = 640, height: int | None = 480, max_pixels: int = 12_000_000) -> _Source:
     "A camera (an index like 0 or '0', or a stream URL), a video file, an image file or a folder of images."
     if isinstance(source, (int, np.integer)) or (isinstance(source, str) and source.strip().isdigit()):
         return CameraSource(int(source), width, height)
@@ -220,7 +232,7 @@ def open_source(source, width: int | None = 640, height: int | None = 480) -> _S
     if not p.exists():
         raise FileNotFoundError(f"No such file or folder: {p} (a source is a camera index such as 0, a video file, an image file "
                                 f"or a folder of images)")
-    if p.is_dir() or p.suffix.lower() in IMAGE_EXTS: return ImageSource(p)
+    if p.is_dir() or p.suffix.lower() in IMAGE_EXTS: return ImageSource(p, max_pixels)
     return VideoSource(p)
 
 # %% ../../nbs/45_inference.live.ipynb #d95065de
@@ -270,7 +282,9 @@ class ImageSink:
     def write(self, res: LiveResult):
         if res.image is None: return None
         p = self.path if self.is_file else self.path / (Path(res.name).stem + '.jpg' if res.name else f'frame_{res.index:06d}.jpg')
-        if not cv2.imwrite(str(p), res.image): raise RuntimeError(f"Could not write {p}")
+        try: ok = cv2.imwrite(str(p), res.image)
+        except cv2.error as e: raise RuntimeError(f"Could not write {p}: {str(e).strip().splitlines()[-1]}") from None
+        if not ok: raise RuntimeError(f"Could not write {p} (a folder of that name, no permission, or a full disk)")
         self.written += 1
     def close(self): pass
 

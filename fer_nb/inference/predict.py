@@ -57,6 +57,18 @@ class EmotionPredictor:
                 raise RuntimeError(f"{self.onnx_path.name} was made from another model than {self.checkpoint.name}: ship them together (fer-ship)")
         self.mean, self.std = float(meta.get('norm_mean', NORM_MEAN)), float(meta.get('norm_std', NORM_STD))
         self.temperature = float(meta.get('temperature', 1.0))  # fitted on the validation slice at training time (1: none)
+        self._check()
+
+    def _check(self):
+        "Refuse a damaged model at load, not at its first face: a temperature that is not a positive number, non-finite weights, other outputs."
+        name = self.checkpoint.name
+        if not (np.isfinite(self.temperature) and self.temperature > 0):
+            raise ValueError(f"{name}: its calibration temperature is {self.temperature}, not a positive number; the file is damaged")
+        if not (np.isfinite(self.std) and self.std > 0 and np.isfinite(self.mean)):
+            raise ValueError(f"{name}: its normalisation (mean {self.mean}, std {self.std}) is not usable; the file is damaged")
+        probe = self.logits(np.zeros((1, 1, IMG_SIZE, IMG_SIZE), np.float32))   # a NaN or infinite weight anywhere reaches the logits
+        if probe.shape != (1, NUM_CLASSES): raise ValueError(f"{name} gives outputs of shape {probe.shape}, not (1, {NUM_CLASSES}): not an emotion model")
+        if not np.isfinite(probe).all(): raise ValueError(f"{name} gives non-finite outputs (NaN or infinite weights); the file is damaged")
 
     def preprocess(self, crops) -> np.ndarray:
         "Face crops (any size, gray/BGR/BGRA) -> normalised float32 batch (N,1,48,48), exactly as training evaluated."

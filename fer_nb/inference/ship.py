@@ -52,7 +52,7 @@ def shipped_sizes(weights=None, samples=None) -> pd.Series:
     files = [p for d in (Path(weights or WEIGHTS_DIR), Path(samples or SAMPLES_DIR)) if d.is_dir() for p in sorted(d.iterdir()) if p.is_file()]
     return pd.Series({f'{p.parent.name}/{p.name}': p.stat().st_size for p in files}, dtype='int64')
 
-# %% ../../nbs/46_inference.ship.ipynb #06d5db70
+# %% ../../nbs/46_inference.ship.ipynb #e3620112
 @call_parse
 def fer_ship(run: Param('run folder or .safetensors of the model to ship (not needed with --onnx_only)', str, opt=False, nargs='?') = None,
              dest: str = None,         # folder to write into (default: fer_nb/weights, the packaged model)

@@ -13,7 +13,7 @@ from torch import nn
 from safetensors.torch import save_file
 import fer_nb
 from .. import __version__
-from ..core import EMOTIONS, NUM_CLASSES, IMG_SIZE, NORM_MEAN, NORM_STD, get_device, project_root, WEIGHTS_DIR, PACKAGED_MODEL, packaged_model, resolve_checkpoint
+from ..core import EMOTIONS, NUM_CLASSES, IMG_SIZE, NORM_MEAN, NORM_STD, get_device, project_root, atomic_path, WEIGHTS_DIR, PACKAGED_MODEL, packaged_model, resolve_checkpoint
 from .resnet import ResNetFER, STEMS, read_state_dict, state_dict_differences
 from .zoo import VGGFER, SimpleCNN, TorchvisionFER, ViTFER, resnet18_cbam
 from ..data.transforms import eval_transform
@@ -113,8 +113,9 @@ def save_model(model, path, dtype=torch.float32, **meta) -> Path:  # dtype: floa
               'norm_std': NORM_STD, 'img_size': IMG_SIZE, 'fer_nb_version': __version__, 'dtype': str(dtype).removeprefix('torch.'), **meta}
     path.parent.mkdir(parents=True, exist_ok=True)
     cast = lambda v: v.to(dtype) if v.is_floating_point() else v
-    save_file({k: cast(v.detach().cpu()).contiguous() for k, v in model.state_dict().items()}, str(path),
-              metadata={k: str(v) for k, v in header.items()})
+    with atomic_path(path) as tmp:                      # a run stopped mid-write keeps the file before
+        save_file({k: cast(v.detach().cpu()).contiguous() for k, v in model.state_dict().items()}, str(tmp),
+                  metadata={k: str(v) for k, v in header.items()})
     return path
 
 # %% ../../nbs/12_models.builder.ipynb #8ee93b85

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/22_training.train.ipynb #7d4b9ba1
 from __future__ import annotations
-import functools, inspect, json, math, os, random, time, warnings
+import functools, inspect, json, math, os, pickle, random, shutil, signal, time, warnings
 from dataclasses import asdict, field, make_dataclass, replace
 from pathlib import Path
 import numpy as np, pandas as pd, torch
@@ -23,10 +23,10 @@ from .distributed import init_distributed, end_distributed, all_reduce_sum, broa
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['CHOICES', 'TrainConfig', 'as_config', 'build_model', 'warm_start', 'augmentation', 'for_model', 'check_config',
-           'prepare_data', 'train_one_epoch', 'evaluate', 'build_optimizer', 'build_scheduler', 'frozen_at',
-           'rng_state', 'set_rng_state', 'save_checkpoint', 'load_checkpoint', 'plot_history', 'default_config', 'fit',
-           'fer_train', 'training_speed']
+__all__ = ['CHOICES', 'CHECKPOINT_KEYS', 'RUN_FILES', 'TrainConfig', 'as_config', 'build_model', 'warm_start', 'augmentation',
+           'for_model', 'check_config', 'prepare_data', 'train_one_epoch', 'evaluate', 'build_optimizer',
+           'build_scheduler', 'frozen_at', 'rng_state', 'set_rng_state', 'save_checkpoint', 'load_checkpoint',
+           'plot_history', 'default_config', 'fit', 'fer_train', 'training_speed']
 
 # %% ../../nbs/22_training.train.ipynb #8f7ecdf7
 CHOICES = {'stem': STEMS, 'optimizer': ('adam', 'adamw', 'sgd'), 'scheduler': ('cosine', 'plateau', 'none'), 'loss': LOSS_KINDS,
@@ -207,12 +207,40 @@ def set_rng_state(s: dict):
     if 'cuda' in s and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s['cuda'])
 
 def save_checkpoint(state: dict, path):
-    "Write `state` to `path` atomically (temporary file, then rename)."
-    with atomic_path(path) as tmp: torch.save(state, tmp)
+    "Write `state` to `path` atomically (temporary file, then rename); a failed write names the file and leaves the old one."
+    try:
+        with atomic_path(path) as tmp, open(tmp, 'wb') as f: torch.save(state, f)
+    except (OSError, RuntimeError) as e:                  # torch wraps a failed write (disk full, file-size limit) in RuntimeError
+        os_err = e if isinstance(e, OSError) else e.__context__ if isinstance(e.__context__, OSError) else None
+        why = os_err.strerror if os_err is not None and os_err.strerror else str(e).strip().splitlines()[-1][:120]
+        raise OSError(f"could not write {path} ({why}); what was there before is intact: "
+                      f"free space or fix the folder, then --resume") from None
+
+CHECKPOINT_KEYS = ('model', 'optimizer', 'scheduler', 'epoch', 'rng', 'best', 'bad_epochs', 'history', 'args')
 
 def load_checkpoint(path, map_location='cpu') -> dict:
-    "Read a training checkpoint written by `save_checkpoint` (never unpickling code)."
-    return torch.load(path, map_location=map_location, weights_only=True)
+    "Read a training checkpoint written by `save_checkpoint`: tensors and plain values only (no code is ever unpickled), every key checked."
+    try:
+        with warnings.catch_warnings():                  # torch's own notes on the pickle protocol: not the user's business
+            warnings.simplefilter('ignore'); ck = torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError: raise
+    except pickle.UnpicklingError:                       # something other than tensors and plain values: never run
+        raise ValueError(f"{path} is not a fer_nb training checkpoint: it holds objects other than tensors and plain values "
+                         f"(a pickle that could run code); nothing in it was run") from None
+    except Exception as e:                               # truncated, or not a checkpoint at all
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else ''
+        raise ValueError(f"{path} is not a fer_nb training checkpoint that can be read ({type(e).__name__}: {msg[:120]})") from None
+    missing = [k for k in CHECKPOINT_KEYS if not isinstance(ck, dict) or k not in ck]
+    if missing: raise ValueError(f"{path} is not a fer_nb training checkpoint: it lacks {', '.join(missing)}")
+    return ck
+
+def _write_history(history, out):
+    with atomic_path(out / 'history.csv') as tmp: pd.DataFrame(history).to_csv(tmp, index=False)
+
+def _try(f, *args):
+    "What `f(*args)` raises (None if nothing): to hand one rank's refusal to every rank."
+    try: f(*args)
+    except Exception as e: return e
 
 # %% ../../nbs/22_training.train.ipynb #4ae52248
 def plot_history(history, fname=None):
@@ -236,8 +264,19 @@ def default_config() -> dict:
     return {k: p.default for k, p in inspect.signature(fer_train.__wrapped__).parameters.items()}
 
 def _out_dir(out) -> Path:
-    p = Path(out).expanduser()
-    return p if p.is_absolute() else project_root() / p
+    "The run folder: a relative path is under the current folder, as for every other command."
+    return Path(out).expanduser().absolute()
+
+RUN_FILES = ('last.pt', 'best.pt', 'best.safetensors', 'history.csv', 'summary.json', 'training_curves.png', 'tb')  # what a run writes
+
+def _claim_out(out: Path, cfg) -> None:
+    "Refuse to start a new run over one already in `out` unless asked to (`overwrite`: its files are removed first)."
+    found = [f for f in RUN_FILES if (out / f).exists()]
+    if not found or cfg.resume: return
+    if not cfg.overwrite:
+        raise FileExistsError(f"{out} already holds a run ({', '.join(found)}): --resume continues it, --overwrite replaces it, "
+                              f"or give another --out")
+    for f in found: shutil.rmtree(out / f) if (out / f).is_dir() else (out / f).unlink()
 
 def fit(cfg: dict | None = None, on_step=None, progress=True, on_epoch=None, **overrides) -> dict:
     "Train as `cfg` (default: the full recipe, updated by `overrides`) says; returns the history and where the results are."
@@ -245,6 +284,8 @@ def fit(cfg: dict | None = None, on_step=None, progress=True, on_epoch=None, **o
     ddp, dev = init_distributed(get_device(cfg.device))       # under torchrun: this rank's process group and device
     main, progress = ddp.main, progress and ddp.main                # logs, checkpoints, TensorBoard and bars: rank 0 only
     out = _out_dir(cfg.out)
+    err = broadcast_object(_try(_claim_out, out, cfg) if main else None)   # rank 0 looks; every rank stops if it refuses
+    if err is not None: raise err
     if main: out.mkdir(parents=True, exist_ok=True)
     seed_everything(cfg.seed + ddp.rank)                          # other augmentations per rank; DDP copies rank 0's weights
     parts = prepare_data(cfg)
@@ -267,7 +308,7 @@ def fit(cfg: dict | None = None, on_step=None, progress=True, on_epoch=None, **o
     ck = load_checkpoint(out / 'last.pt') if cfg.resume and main and (out / 'last.pt').exists() else None
     ck = broadcast_object(ck)                            # rank 0 reads the checkpoint for all: no shared file system needed
     if ck is not None:
-        changed = {k: (ck['args'][k], v) for k, v in asdict(cfg).items() if k not in ('resume', 'epochs', 'patience', 'device', 'sync_bn', 'out') and ck['args'].get(k, default_config()[k]) != v}
+        changed = {k: (ck['args'][k], v) for k, v in asdict(cfg).items() if k not in ('resume', 'overwrite', 'epochs', 'patience', 'device', 'sync_bn', 'out') and ck['args'].get(k, default_config()[k]) != v}
         if changed: raise ValueError(f"Cannot resume {out / 'last.pt'} with other options: {changed} (checkpoint, now)")
         model.load_state_dict(ck['model']); opt.load_state_dict(ck['optimizer'])
         if sched is not None: sched.load_state_dict(ck['scheduler'])
@@ -313,13 +354,13 @@ def fit(cfg: dict | None = None, on_step=None, progress=True, on_epoch=None, **o
                 state = {'model': model.state_dict(), 'optimizer': opt.state_dict(), 'scheduler': sched.state_dict() if sched else None,
                          'epoch': epoch, 'rng': rngs[0], 'best': best, 'bad_epochs': bad, 'history': history, 'args': asdict(cfg), 'world': ddp.world}
                 if ddp.world > 1: state['rng_ranks'] = rngs
-                save_checkpoint(state, out / 'last.pt')
-                if improved:
-                    save_checkpoint(state, out / 'best.pt')
+                if improved:                             # the best files first and last.pt last: a run stopped between them
+                    save_checkpoint(state, out / 'best.pt')   # resumes from the epoch before and does this one again
                     save_model(model, out / 'best.safetensors', epoch=epoch + 1, valid_acc=f"{va['acc']:.4f}", recipe=json.dumps(asdict(cfg)))
+                save_checkpoint(state, out / 'last.pt')
                 for k in ('loss', 'acc'): tb.add_scalars(k, {'train': row[f'train_{k}'], 'valid': row[f'valid_{k}']}, epoch + 1)
                 tb.add_scalar('lr', lr_now, epoch + 1)
-                pd.DataFrame(history).to_csv(out / 'history.csv', index=False)
+                _write_history(history, out)
             ebar.set_postfix(train_acc=f"{tr['acc']:.3f}", valid_acc=f"{va['acc']:.3f}", best=f"{best['acc']:.3f}")
             if on_epoch is not None: on_epoch(row)   # e.g. a search's pruner; what it raises stops the run, the checkpoint of this epoch kept
     finally:
@@ -332,9 +373,10 @@ def fit(cfg: dict | None = None, on_step=None, progress=True, on_epoch=None, **o
         bm = load_model(out / 'best.safetensors', device=dev)
         temperature = round(fit_temperature(model_logits(bm, Xva).cpu().numpy(), parts['valid'].labels), 4)
         save_model(bm, out / 'best.safetensors', **{k: v for k, v in bm.meta.items() if k not in (*_RESERVED_META, 'temperature')}, temperature=temperature)
-    if history:
+    if history:                                          # written again here: a resumed finished run ends with the same files
+        _write_history(history, out)
         import matplotlib.pyplot as plt  # optional heavy import (matplotlib: only for figures)
-        plt.close(plot_history(history, out / 'training_curves.png'))
+        with atomic_path(out / 'training_curves.png') as tmp: plt.close(plot_history(history, tmp))
     write_json(out / 'summary.json', {'best_valid_acc': best['acc'], 'best_epoch': best['epoch'] + 1, 'epochs_run': len(history), 'stopped': stopped,
                'temperature': temperature, 'train_images': len(Xtr), 'valid_images': len(Xva), 'processes': ddp.world, 'config': asdict(cfg)})
     end_distributed(ddp)
@@ -373,13 +415,15 @@ def fer_train(data: str = None,            # FER2013 folder/zip/tar/csv; None: l
               device: str = 'auto',        # 'auto', 'cpu', 'cuda', 'mps'
               sync_bn: bool = False,       # under torchrun on GPUs: BatchNorm statistics over the global batch (SyncBatchNorm)
               lr_scaling: str = 'linear',  # under torchrun: 'linear' (lr x processes, for the global batch) or 'none'
-              out: str = 'runs/default',   # output folder (relative paths are under the project root)
+              out: str = 'runs/default',   # output folder (a relative path is under the current folder)
               resume: bool = False,        # continue from out/last.pt
+              overwrite: bool = False,     # replace the run already in out (without it or --resume, a folder holding a run is refused)
               max_train: int = None,       # cap on training images (quick runs); None: all
               max_valid: int = None,       # cap on validation images (quick runs); None: all
              ):
     "Train a fer_nb network (`--model`, default ResNet-18) on FER2013 with the fer_nb recipe; writes checkpoints, history, TensorBoard logs and curves to `out`."
     cfg = dict(locals())
+    if hasattr(signal, 'SIGXFSZ'): signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # over a file-size limit: an error to report, not a kill
     with cli_errors('fer-train'): r = fit(cfg)
     if int(os.environ.get('RANK', 0)) == 0: print(f"best valid acc {r['best']['acc']:.4f} at epoch {r['best']['epoch'] + 1}; results in {r['out']}")
 
