@@ -4,6 +4,7 @@
     python tools/long_run.py status    # the running cycle's last epochs
     python tools/long_run.py record    # commit-ready: the cycle's history, summary and best weights (float16) into results/longrun/
     python tools/long_run.py compare   # the last recorded cycle against the shipped model on the validation slice (never a test split)
+    python tools/long_run.py teach     # the teacher of the distilled cycles: the shipped model and the cycle ends, averaged, per training image
 
 A cycle is one `fer-train` run with a cosine schedule to zero (a warm restart, SGDR-style, when it starts from the
 weights of the cycle before). Checkpoints live in ~/.cache/fer_nb/runs/ (never in the tree); what a later session on
@@ -22,7 +23,8 @@ DATA = os.environ.get('FER2013', str(ROOT.parent / 'shared' / 'data' / 'fer2013.
 RECIPE = ['--width', '32', '--stem', 'seed', '--optimizer', 'sgd', '--momentum', '0.9', '--weight_decay', '5e-4',
           '--scheduler', 'cosine', '--eta_min', '0', '--batch_size', '64', '--crop_size', '40', '--erasing_p', '0.5',
           '--label_smoothing', '0.1', '--no-class_weights', '--split_seed', '42', '--device', 'cpu']
-CYCLES = {1: dict(epochs=50, lr=0.02, seed=1, init=None)}   # later cycles: shorter, warm, lower peak lr
+SOFT = LOG / 'soft_targets.npz'   # the ensemble's answers per training image (`teach`): committed, so any machine can go on
+CYCLES = {1: dict(epochs=50, lr=0.02, seed=1, init=None)}   # later cycles: shorter, warm, lower peak lr; from cycle 3 on, distilled
 def shipped_valid() -> float:
     "The shipped model's validation accuracy on the same fixed slice (its run's summary.json)."
     return json.loads((ROOT / 'results' / 'shipped' / 'training' / 'summary.json').read_text())['best_valid_acc']
@@ -32,7 +34,10 @@ def warm_weights() -> str:
     own = LOG / 'best.safetensors'
     return str(own if own.exists() else ROOT / 'fer_nb' / 'weights' / 'fer_resnet18.safetensors')
 
-def plan(k: int) -> dict: return CYCLES.get(k) or dict(epochs=30, lr=0.005, seed=k, init=warm_weights())
+def plan(k: int) -> dict:
+    "Cycle `k`: 1 from scratch; 2 a plain warm restart; 3 on the same warm restart, distilled from the ensemble of the cycles before (`teach`)."
+    if k in CYCLES: return CYCLES[k]
+    return dict(epochs=30, lr=0.005, seed=k, init=warm_weights(), **({'soft_targets': str(SOFT), 'distill': 0.5} if k >= 3 else {}))
 
 def cycles() -> list:
     f = LOG / 'cycles.csv'
@@ -49,6 +54,9 @@ def command(k: int) -> list:
     p = plan(k)
     cmd = ['fer-train', '--data', DATA, *RECIPE, '--epochs', str(p['epochs']), '--patience', str(p['epochs']),
            '--lr', str(p['lr']), '--seed', str(p['seed']), '--out', str(run_dir(k))]
+    if p.get('soft_targets'):
+        if not Path(p['soft_targets']).is_file(): raise SystemExit(f"cycle {k} is distilled: make {p['soft_targets']} first (python tools/long_run.py teach)")
+        cmd += ['--soft_targets', p['soft_targets'], '--distill', str(p['distill'])]
     if (run_dir(k) / 'last.pt').exists(): cmd.append('--resume')
     elif p['init']: cmd += ['--init_weights', p['init']]
     return cmd
@@ -127,5 +135,17 @@ def compare():
     res['difference'] = {'accuracy': float(a.mean() - b.mean()), 'ci95': bootstrap_ci(a, b, lambda u, v: u.mean() - v.mean(), 1000, 0), 'mcnemar_p': mcnemar_p(a, b)}
     write_json(LOG / f'c{k}' / 'valid_vs_shipped.json', res); print(json.dumps(res, indent=1))
 
+def teach():
+    "The teacher: the shipped model and every recorded cycle's best weights still on this machine, averaged (calibrated, with flip), for every training image."
+    from fer_nb.core import packaged_model
+    from fer_nb.training.train import prepare_data
+    from fer_nb.training.distill import save_soft_targets
+    import torch; torch.set_num_threads(int(os.environ.get('FER_NB_TRAIN_THREADS', '1')))
+    models = {'shipped': packaged_model(), **{f"cycle {r['cycle']}": run_dir(int(r['cycle'])) / 'best.safetensors' for r in cycles()
+                                              if (run_dir(int(r['cycle'])) / 'best.safetensors').is_file()}}
+    tr = prepare_data({'data': DATA, 'split_seed': 42})['train']
+    save_soft_targets(SOFT, models, tr.images)
+    print(f"{SOFT}: {len(tr):,} training images, teachers {', '.join(models)} ({SOFT.stat().st_size / 1e6:.2f} MB)")
+
 if __name__ == '__main__':
-    {'start': start, 'status': status, 'record': record, 'compare': compare}[sys.argv[1] if len(sys.argv) > 1 else 'status']()
+    {'start': start, 'status': status, 'record': record, 'compare': compare, 'teach': teach}[sys.argv[1] if len(sys.argv) > 1 else 'status']()

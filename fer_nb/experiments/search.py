@@ -34,7 +34,7 @@ def suggest_config(trial: optuna.Trial, models=SEARCH_MODELS) -> dict:
 def objective(trial: optuna.Trial, base: dict, models=SEARCH_MODELS, out='runs/search', progress: bool = False) -> float:
     "Train the options `trial` suggests on top of `base` with `fit`, reporting valid accuracy per epoch to the pruner; the best valid accuracy."
     s = suggest_config(trial, models)
-    run = _out_dir(out) / f'trial-{trial.number:03d}'
+    run = _out_dir(out) / trial.study.study_name / f'trial-{trial.number:03d}'   # per study: two studies in one folder never share a run
     trial.set_user_attr('out', str(run))
     def report(row):
         trial.report(row['valid_acc'], row['epoch'])

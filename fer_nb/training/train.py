@@ -19,14 +19,15 @@ from ..models.resnet import ResNetFER, STEMS, state_dict_differences
 from ..models.builder import MODELS, create_model, list_models, model_options, model_spec, save_model, load_model, load_weights, model_logits, _RESERVED_META
 from .calibration import fit_temperature
 from .losses import make_loss, LOSS_KINDS
+from .distill import soft_targets_for
+from .checkpoint import rng_state, set_rng_state, save_checkpoint, load_checkpoint
 from .distributed import init_distributed, end_distributed, all_reduce_sum, broadcast_object, gather_object, scaled_lr, sync_buffers, LR_SCALING
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['CHOICES', 'CHECKPOINT_KEYS', 'RUN_FILES', 'TrainConfig', 'as_config', 'build_model', 'warm_start', 'augmentation',
-           'for_model', 'check_config', 'prepare_data', 'train_one_epoch', 'evaluate', 'build_optimizer',
-           'build_scheduler', 'frozen_at', 'rng_state', 'set_rng_state', 'save_checkpoint', 'load_checkpoint',
-           'plot_history', 'default_config', 'fit', 'fer_train', 'training_speed']
+__all__ = ['CHOICES', 'RUN_FILES', 'TrainConfig', 'as_config', 'build_model', 'warm_start', 'augmentation', 'for_model',
+           'check_config', 'prepare_data', 'train_one_epoch', 'evaluate', 'build_optimizer', 'build_scheduler',
+           'frozen_at', 'plot_history', 'default_config', 'fit', 'fer_train', 'training_speed']
 
 # %% ../../nbs/22_training.train.ipynb #8f7ecdf7
 CHOICES = {'stem': STEMS, 'optimizer': ('adam', 'adamw', 'sgd'), 'scheduler': ('cosine', 'plateau', 'none'), 'loss': LOSS_KINDS,
@@ -87,9 +88,9 @@ def check_config(cfg: dict) -> dict:
     errs = [f"{k}={getattr(cfg, k)!r} (valid: {', '.join(map(repr, v))})" for k, v in CHOICES.items() if getattr(cfg, k) not in v]
     pos = ('epochs', 'batch_size', 'lr')
     errs += [f"{k}={getattr(cfg, k)!r} (must be > 0)" for k in pos if not (isinstance(getattr(cfg, k), (int, float)) and getattr(cfg, k) > 0)]
-    nonneg = ('freeze_epochs', 'weight_decay', 'eta_min', 'label_smoothing', 'erasing_p', 'mixup', 'patience', 'momentum')
+    nonneg = ('freeze_epochs', 'weight_decay', 'eta_min', 'label_smoothing', 'erasing_p', 'mixup', 'patience', 'momentum', 'distill')
     errs += [f"{k}={getattr(cfg, k)!r} (must be >= 0)" for k in nonneg if not (isinstance(getattr(cfg, k), (int, float)) and getattr(cfg, k) >= 0)]
-    for k in ('label_smoothing', 'erasing_p', 'momentum'):
+    for k in ('label_smoothing', 'erasing_p', 'momentum', 'distill'):
         if isinstance(getattr(cfg, k), (int, float)) and getattr(cfg, k) > 1: errs.append(f"{k}={getattr(cfg, k)!r} (must be <= 1)")
     if cfg.model not in list_models(): errs.append(f"model={cfg.model!r} (valid: {', '.join(map(repr, list_models()))})")
     else:
@@ -129,7 +130,7 @@ def _autocast(device):
     return torch.autocast('cuda', dtype=torch.bfloat16) if device.type == 'cuda' else torch.autocast('cpu', enabled=False)
 
 def train_one_epoch(model, X, y, optimizer, loss_fn, augment, epoch, batch_size=64, seed=42, mixup=0.0, on_step=None, progress=True,
-                    rank=0, world=1):
+                    rank=0, world=1, soft=None, distill=0.0):
     "Train `model` for one epoch over (X, y) on their device (under DDP: this rank's share of the epoch's order); returns {'loss', 'acc'} over all ranks; raises FloatingPointError on a non-finite loss."
     model.train(); dev = X.device
     order = torch.randperm(len(X), generator=torch.Generator().manual_seed(seed * 1000 + epoch)).to(dev)   # the same on every rank
@@ -145,6 +146,9 @@ def train_one_epoch(model, X, y, optimizer, loss_fn, augment, epoch, batch_size=
             lam = float(np.random.beta(mixup, mixup)); perm = torch.randperm(len(xb), device=dev)
             xb = lam * xb + (1 - lam) * xb[perm]
             target = lam * F.one_hot(yb, NUM_CLASSES).float() + (1 - lam) * F.one_hot(yb[perm], NUM_CLASSES).float()
+        if soft is not None:                             # distillation: the teacher's answer for these images (mixed as they were)
+            s = soft[idx] if mixup <= 0 else lam * soft[idx] + (1 - lam) * soft[idx][perm]
+            target = (1 - distill) * (target if target.ndim == 2 else F.one_hot(yb, NUM_CLASSES).float()) + distill * s
         with _autocast(dev): logits = model(xb)
         loss = loss_fn(logits.float(), target)
         mine = not torch.isfinite(loss)
@@ -192,48 +196,6 @@ def frozen_at(epoch, cfg) -> bool:
     return cfg.pretrained is not None and epoch < cfg.freeze_epochs
 
 # %% ../../nbs/22_training.train.ipynb #7beb0c5c
-def rng_state() -> dict:
-    "The random states of python, numpy and torch (CPU and CUDA) as plain values and tensors."
-    npst = np.random.get_state()
-    s = {'python': random.getstate(), 'numpy': (npst[0], torch.from_numpy(npst[1].copy()), *npst[2:]), 'torch': torch.get_rng_state()}
-    if torch.cuda.is_available(): s['cuda'] = torch.cuda.get_rng_state_all()
-    return s
-
-def set_rng_state(s: dict):
-    "Restore random states saved by `rng_state`."
-    random.setstate(tuple(tuple(x) if isinstance(x, list) else x for x in s['python']))
-    np.random.set_state((s['numpy'][0], s['numpy'][1].numpy(), *s['numpy'][2:]))
-    torch.set_rng_state(s['torch'])
-    if 'cuda' in s and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s['cuda'])
-
-def save_checkpoint(state: dict, path):
-    "Write `state` to `path` atomically (temporary file, then rename); a failed write names the file and leaves the old one."
-    try:
-        with atomic_path(path) as tmp, open(tmp, 'wb') as f: torch.save(state, f)
-    except (OSError, RuntimeError) as e:                  # torch wraps a failed write (disk full, file-size limit) in RuntimeError
-        os_err = e if isinstance(e, OSError) else e.__context__ if isinstance(e.__context__, OSError) else None
-        why = os_err.strerror if os_err is not None and os_err.strerror else str(e).strip().splitlines()[-1][:120]
-        raise OSError(f"could not write {path} ({why}); what was there before is intact: "
-                      f"free space or fix the folder, then --resume") from None
-
-CHECKPOINT_KEYS = ('model', 'optimizer', 'scheduler', 'epoch', 'rng', 'best', 'bad_epochs', 'history', 'args')
-
-def load_checkpoint(path, map_location='cpu') -> dict:
-    "Read a training checkpoint written by `save_checkpoint`: tensors and plain values only (no code is ever unpickled), every key checked."
-    try:
-        with warnings.catch_warnings():                  # torch's own notes on the pickle protocol: not the user's business
-            warnings.simplefilter('ignore'); ck = torch.load(path, map_location=map_location, weights_only=True)
-    except FileNotFoundError: raise
-    except pickle.UnpicklingError:                       # something other than tensors and plain values: never run
-        raise ValueError(f"{path} is not a fer_nb training checkpoint: it holds objects other than tensors and plain values "
-                         f"(a pickle that could run code); nothing in it was run") from None
-    except Exception as e:                               # truncated, or not a checkpoint at all
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else ''
-        raise ValueError(f"{path} is not a fer_nb training checkpoint that can be read ({type(e).__name__}: {msg[:120]})") from None
-    missing = [k for k in CHECKPOINT_KEYS if not isinstance(ck, dict) or k not in ck]
-    if missing: raise ValueError(f"{path} is not a fer_nb training checkpoint: it lacks {', '.join(missing)}")
-    return ck
-
 def _write_history(history, out):
     with atomic_path(out / 'history.csv') as tmp: pd.DataFrame(history).to_csv(tmp, index=False)
 
@@ -290,6 +252,7 @@ def fit(cfg: dict | None = None, on_step=None, progress=True, on_epoch=None, **o
     seed_everything(cfg.seed + ddp.rank)                          # other augmentations per rank; DDP copies rank 0's weights
     parts = prepare_data(cfg)
     Xtr, ytr = to_device(parts['train'], dev); Xva, yva = to_device(parts['valid'], dev)
+    soft = torch.from_numpy(soft_targets_for(cfg.soft_targets, parts['train'].images)).to(dev) if cfg.soft_targets else None
     if cfg.pretrained is not None and cfg.freeze_epochs == 0: pass
     elif cfg.pretrained is None and cfg.freeze_epochs > 0 and progress:
         print(f"freeze_epochs={cfg.freeze_epochs} ignored: no pretrained weights, so the whole network trains from the start")
@@ -336,7 +299,7 @@ def fit(cfg: dict | None = None, on_step=None, progress=True, on_epoch=None, **o
                 net = wrap(model)                            # DDP syncs the parameters that train when it is built: build it anew
             t0 = time.perf_counter()
             tr = train_one_epoch(net, Xtr, ytr, opt, loss_fn, augment, epoch, cfg.batch_size, cfg.seed, cfg.mixup, on_step, progress,
-                                 ddp.rank, ddp.world)
+                                 ddp.rank, ddp.world, soft, cfg.distill)
             sync_buffers(model)                          # BatchNorm's running statistics: averaged over the ranks
             va = evaluate(model, Xva, yva, val_loss_fn)
             lr_now = opt.param_groups[0]['lr']
@@ -408,6 +371,8 @@ def fer_train(data: str = None,            # FER2013 folder/zip/tar/csv; None: l
               erasing_p: float = 0.3,      # RandomErasing probability
               crop_size: int = 48,         # train on random crops of this side at the image's own scale (40: 0.69 of the compute); validation sees whole 48x48 faces
               mixup: float = 0.0,          # mixup alpha; 0 turns mixup off
+              soft_targets: str = None,    # knowledge distillation: a teacher's answers per training image (.npz from 24_training.distill); None: none
+              distill: float = 0.5,        # with soft_targets: the teacher's share of each target (the label's is 1 - distill)
               patience: int = 10,          # early stopping: epochs without a better valid accuracy
               valid_pct: float = 0.1,      # share of Training held out for validation
               split_seed: int = 42,        # seed of the validation split alone: fixed, so runs with other seeds or warm starts choose on images none of them saw
