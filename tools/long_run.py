@@ -92,7 +92,8 @@ def record():
         save_model(m, LOG / 'best.safetensors', dtype=torch.float16, cycle=str(k),
                    **{kk: v for kk, v in m.meta.items() if kk not in (*_RESERVED_META, 'cycle')})
     rows = [r for r in cycles() if int(r['cycle']) != k]
-    init = plan(k)['init']
+    cfg = json.loads((src / 'summary.json').read_text())['config'] if (src / 'summary.json').exists() else {}
+    init = cfg.get('init_weights') or plan(k)['init']   # what the run started from (the plan's warm start changes once this cycle is kept)
     rows.append({'cycle': k, 'run': src.name, 'init': os.path.relpath(init, ROOT) if init else 'scratch', 'epochs': len(h), 'planned_epochs': plan(k)['epochs'],
                  'hours': round(h.seconds.sum() / 3600, 3), 'best_valid_acc': round(best, 4),
                  'best_epoch': int(h.valid_acc.idxmax()) + 1, 'done': done})
