@@ -46,14 +46,15 @@ def decode_scaled(data: bytes, max_bytes: int = 4_000_000, max_pixels: int = 12_
                   max_side: int = 1920            # longest side of the image returned; a larger one is decoded smaller (JPEG: in the decoder itself)
                  ) -> tuple[np.ndarray, float]:
     "`decode_image` for uploads: the image with its longer side at most `max_side`, and the factor back to the original's pixels."
-    img = decode_image(data, max_bytes, max_pixels, max_side)
-    with Image.open(io.BytesIO(data)) as im: side = max(im.size)
-    return img, side / max(img.shape[:2])
+    sizes = []                                          # the header's size, read once by decode_image
+    img = decode_image(data, max_bytes, max_pixels, max_side, sizes)
+    return img, max(sizes[0]) / max(img.shape[:2])
 
 def decode_image(data: bytes,
                  max_bytes: int = 4_000_000,     # largest accepted size in bytes
                  max_pixels: int = 12_000_000,   # largest accepted width x height, read from the header before decoding
-                 max_side: int | None = None     # shrink to this longest side (None: full size); a large JPEG is decoded at 1/2, 1/4 or 1/8
+                 max_side: int | None = None,    # shrink to this longest side (None: full size); a large JPEG is decoded at 1/2, 1/4 or 1/8
+                 sizes: list | None = None       # if given, the header's (width, height) is appended to it
                 ) -> np.ndarray:
     "JPEG, PNG or WebP bytes as a BGR uint8 array; a `FrameError` for empty, oversized, non-image or other-format bytes."
     n = len(data)
@@ -72,6 +73,7 @@ def decode_image(data: bytes,
     if fmt not in IMAGE_FORMATS:
         raise FrameError('unsupported_format', f'The image is {fmt}; send JPEG, PNG or WebP.', 415)
     if w * h > max_pixels: raise too_many(f'{w}x{h} = {w * h:,} pixels')
+    if sizes is not None: sizes.append((w, h))
     f = max((k for k in _REDUCED if max(w, h) / k >= max_side), default=1) if max_side and fmt == 'JPEG' else 1
     img = cv2.imdecode(np.frombuffer(data, np.uint8), _REDUCED.get(f, cv2.IMREAD_COLOR))   # a 12 MP JPEG at 1/2: a quarter of the memory
     if img is None: raise FrameError('not_an_image', f'The {fmt} image ({w}x{h}) could not be decoded: truncated, or a format '
