@@ -57,8 +57,8 @@ def command(k: int) -> list:
     if p.get('soft_targets'):
         if not Path(p['soft_targets']).is_file(): raise SystemExit(f"cycle {k} is distilled: make {p['soft_targets']} first (python tools/long_run.py teach)")
         cmd += ['--soft_targets', p['soft_targets'], '--distill', str(p['distill'])]
+    if p['init']: cmd += ['--init_weights', p['init']]     # on a resume too: fer-train resumes only with the options the run began with
     if (run_dir(k) / 'last.pt').exists(): cmd.append('--resume')
-    elif p['init']: cmd += ['--init_weights', p['init']]
     return cmd
 
 def start():

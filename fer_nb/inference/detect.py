@@ -11,9 +11,9 @@ from PIL import Image
 from ..core import *
 
 # %% auto #0
-__all__ = ['IMAGE_FORMATS', 'HAAR_FRONTAL', 'YUNET_MODEL', 'DETECTORS', 'SMALLEST_FACE', 'YUNET_FRAME', 'as_bgr', 'FrameError',
-           'decode_scaled', 'decode_image', 'opencv_quiet', 'clamp_boxes', 'box_iou', 'eye_angle', 'crop_faces',
-           'FaceDetector', 'to_gray48', 'preprocess_faces', 'compose_frame']
+__all__ = ['IMAGE_FORMATS', 'HAAR_FRONTAL', 'YUNET_MODEL', 'DETECTORS', 'SMALLEST_FACE', 'YUNET_FRAME', 'YUNET_STRIDES', 'as_bgr',
+           'FrameError', 'decode_scaled', 'decode_image', 'opencv_quiet', 'clamp_boxes', 'box_iou', 'eye_angle',
+           'crop_faces', 'YuNet', 'FaceDetector', 'to_gray48', 'preprocess_faces', 'compose_frame']
 
 # %% ../../nbs/40_inference.detect.ipynb #c4bee399
 def as_bgr(frame) -> np.ndarray | None:
@@ -85,7 +85,7 @@ def decode_image(data: bytes,
 
 # %% ../../nbs/40_inference.detect.ipynb #e8878a6a
 HAAR_FRONTAL = 'haarcascade_frontalface_default.xml'
-YUNET_MODEL = SAMPLES_DIR.parent / 'weights' / 'yunet_n_320_320.onnx'  # YuNet (libfacedetection.train, Apache-2.0), 0.3 MB
+YUNET_MODEL = SAMPLES_DIR.parent / 'weights' / 'yunet_n.onnx'  # YuNet-n (libfacedetection.train, Apache-2.0), 0.3 MB, any input size
 DETECTORS = ('yunet', 'haar')
 SMALLEST_FACE = {'yunet': 32, 'haar': 48}  # smallest face (brow to chin) each finds well, in pixels of the image searched (62_experiments.detect_bench)
 YUNET_FRAME = (1.02, -0.036)  # YuNet's box to FER2013's square face frame: side x 1.02, centre up 3.6% of the side (medians over Training faces)
@@ -140,6 +140,54 @@ def crop_faces(img, boxes, margin=0.0, eyes=None) -> list:
         out.append(crop)
     return out
 
+# %% ../../nbs/40_inference.detect.ipynb #b7638ca5
+YUNET_STRIDES = (8, 16, 32)
+
+class YuNet:
+    "YuNet face detection under ONNX Runtime, decoded as OpenCV's `FaceDetectorYN` does: per image, rows of box (x, y, w, h), 5 landmarks (x, y), score."
+    def __init__(self, path=None,                # the ONNX file (default: the shipped YuNet, any input size)
+                 score: float = 0.6,             # least score to keep a face
+                 nms: float = 0.3,               # boxes overlapping a better one by more than this IoU are dropped
+                 top_k: int = 5000,              # at most this many faces per image
+                 threads: int = 1):              # ONNX Runtime intra-op threads (one: the live loop runs other work beside it)
+        import onnxruntime as ort
+        so = ort.SessionOptions(); so.intra_op_num_threads, so.inter_op_num_threads = int(threads), 1
+        so.add_session_config_entry('session.intra_op.allow_spinning', '0')
+        self.session = ort.InferenceSession(str(path or YUNET_MODEL), so, providers=['CPUExecutionProvider'])
+        self.outputs = [o.name for o in self.session.get_outputs()]
+        self.score, self.nms, self.top_k, self._grids = score, nms, int(top_k), {}
+
+    def _grid(self, ph: int, pw: int) -> np.ndarray:
+        "Per anchor of a ph x pw input: column, row and stride (A,3), cached per size."
+        if (ph, pw) not in self._grids:
+            g = []
+            for s in YUNET_STRIDES:
+                r, c = np.divmod(np.arange((ph // s) * (pw // s)), pw // s); g.append(np.stack([c, r, np.full_like(c, s)], 1))
+            self._grids[ph, pw] = np.concatenate(g).astype(np.float32)
+        return self._grids[ph, pw]
+
+    def __call__(self, images) -> list:
+        "Faces (N,15) float32 in each of `images`, gray uint8 arrays of one size (B,H,W) or a list of them."
+        x = np.asarray(images)
+        if x.ndim == 2: x = x[None]
+        B, H, W = x.shape; ph, pw = -(-H // 32) * 32, -(-W // 32) * 32
+        inp = np.zeros((B, 3, ph, pw), np.float32); inp[:, :, :H, :W] = x[:, None]    # gray as BGR, zero padding as OpenCV pads
+        out = dict(zip(self.outputs, self.session.run(None, {'input': inp})))
+        cat = lambda k, n: np.concatenate([out[f'{k}_{s}'].reshape(B, -1, n) for s in YUNET_STRIDES], 1)
+        score = np.sqrt(np.clip(cat('cls', 1)[..., 0], 0, 1) * np.clip(cat('obj', 1)[..., 0], 0, 1))
+        bbox, kps = cat('bbox', 4), cat('kps', 10); g = self._grid(ph, pw); cr, st = g[:, :2], g[:, 2:]
+        faces = []
+        for b in range(B):
+            k = np.flatnonzero(score[b] >= self.score)
+            if len(k) == 0: faces.append(np.zeros((0, 15), np.float32)); continue
+            centre, wh = (cr[k] + bbox[b, k, :2]) * st[k], np.exp(bbox[b, k, 2:]) * st[k]
+            marks = ((kps[b, k].reshape(-1, 5, 2) + cr[k, None]) * st[k, None]).reshape(-1, 10)
+            f = np.concatenate([centre - wh / 2, wh, marks, score[b, k, None]], 1)
+            keep = cv2.dnn.NMSBoxes(f[:, :4].astype(int).tolist(), f[:, 14].tolist(), self.score, self.nms, top_k=self.top_k)
+            faces.append(f[np.asarray(keep, int).reshape(-1)])
+        return faces
+
+
 # %% ../../nbs/40_inference.detect.ipynb #8bc3cde7
 class FaceDetector:
     "Faces in a frame: boxes (x, y, w, h) in frame pixels and, from YuNet, the eye centres; YuNet (default) or OpenCV's Haar cascade."
@@ -151,7 +199,8 @@ class FaceDetector:
                  scale_factor: float = 1.1,      # Haar: step between detection scales (larger: faster, may miss faces)
                  min_neighbors: int = 6,         # Haar: overlapping hits needed to accept a face (larger: fewer false faces)
                  margin: float = 0.0,            # crop margin on every side, as a fraction of the box side
-                 equalize: bool = False):        # equalise the gray histogram first (may help in dim light)
+                 equalize: bool = False,         # equalise the gray histogram first (may help in dim light)
+                 threads: int = 1):              # YuNet: ONNX Runtime threads
         if kind not in DETECTORS: raise ValueError(f"kind={kind!r} is not a face detector (valid: {', '.join(map(repr, DETECTORS))})")
         if min_face < 8: raise ValueError(f"min_face must be >= 8 pixels, not {min_face}")
         if not 0 < score < 1: raise ValueError(f"score must be in (0, 1), not {score}")
@@ -167,22 +216,19 @@ class FaceDetector:
             if self.cascade.empty(): raise ValueError(f"{path} could not be loaded as a Haar cascade")
         else:
             if not YUNET_MODEL.is_file(): raise FileNotFoundError(f"YuNet's model is missing from the package ({YUNET_MODEL}): reinstall fer_nb, or use kind='haar'")
-            with opencv_quiet():                         # OpenCV 5 logs "Targets are not supported by the new graph engine" here
-                self.path, self.net = YUNET_MODEL, cv2.FaceDetectorYN.create(str(YUNET_MODEL), '', (320, 320), score, 0.3, 5000)
+            self.path, self.net = YUNET_MODEL, YuNet(YUNET_MODEL, score, threads=threads)
 
-    def _search(self, gray, lo: int, hi: int | None = None):
-        "Boxes (N,4) float and eye centres (N,2,2) (NaN from Haar) of faces with sides from `lo` to `hi` in `gray`, at its own scale."
+    def _search(self, gray, lo: int, hi: int | None = None, yunet_faces=None):
+        "Boxes (N,4) float and eye centres (N,2,2) (NaN from Haar) of faces with sides from `lo` to `hi` in `gray`, at its own scale (`yunet_faces`: YuNet's output, already run)."
         none = np.zeros((0, 4)), np.zeros((0, 2, 2))
         if min(gray.shape[:2]) < lo: return none
-        if self.equalize: gray = cv2.equalizeHist(gray)
+        if self.equalize and yunet_faces is None: gray = cv2.equalizeHist(gray)
         if self.kind == 'haar':
             found = self.cascade.detectMultiScale(gray, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
                                                   minSize=(lo, lo), maxSize=(hi, hi) if hi else (0, 0))
             b = np.asarray(found, float).reshape(-1, 4)
             return b, np.full((len(b), 2, 2), np.nan)
-        self.net.setInputSize((gray.shape[1], gray.shape[0]))
-        _, f = self.net.detect(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR))
-        if f is None: return none
+        f = self.net(gray)[0] if yunet_faces is None else yunet_faces
         side = f[:, 2:4].max(1).astype(float); ok = (side >= 0.8 * lo) & (side <= (hi or np.inf))
         (k, dy), s = YUNET_FRAME, side[ok] * YUNET_FRAME[0]                          # a square framed as FER2013's faces are
         cx, cy = f[ok, 0] + f[ok, 2] / 2, f[ok, 1] + f[ok, 3] / 2 + dy * side[ok]
@@ -200,12 +246,23 @@ class FaceDetector:
     def detect_near(self, gray: np.ndarray, boxes, expand: float = 0.5, face_px: int | None = None, eyes: bool = False) -> list:
         "Re-find each face near its last box (a window `expand` sides larger, scaled so the face is ~`face_px`, default twice `SMALLEST_FACE`); a box (with `eyes`: a (box, eyes) pair) or None per box."
         H, W = gray.shape[:2]; out = []; face_px = face_px or 2 * self.smallest
+        windows = []                                     # per box: the scaled window, its scale and its corner in the frame
         for x, y, w, h in np.asarray(boxes).reshape(-1, 4):
             side = max(w, h); pad = expand * side
             x0, y0, x1, y1 = max(int(x - pad), 0), max(int(y - pad), 0), min(int(x + w + pad), W), min(int(y + h + pad), H)
             roi, s = gray[y0:y1, x0:x1], min(1.0, face_px / side)
             if s < 1: roi = cv2.resize(roi, (max(1, round(roi.shape[1] * s)), max(1, round(roi.shape[0] * s))), interpolation=cv2.INTER_AREA)
-            b, e = self._search(roi, int(0.7 * side * s), int(1.4 * side * s) + 1)
+            if self.equalize and self.kind == 'yunet' and roi.size: roi = cv2.equalizeHist(roi)   # (Haar's _search equalises its own)
+            windows.append((roi, s, x0, y0))
+        batch = [None] * len(windows)
+        if self.kind == 'yunet' and windows:             # every window in one call, each on its own zero-padded canvas
+            hh, ww = max(r.shape[0] for r, *_ in windows), max(r.shape[1] for r, *_ in windows)
+            canvas = np.zeros((len(windows), max(hh, 1), max(ww, 1)), np.uint8)
+            for i, (r, *_) in enumerate(windows): canvas[i, :r.shape[0], :r.shape[1]] = r
+            batch = self.net(canvas)
+        for (x, y, w, h), (roi, s, x0, y0), f in zip(np.asarray(boxes).reshape(-1, 4), windows, batch):
+            side = max(w, h)
+            b, e = self._search(roi, int(0.7 * side * s), int(1.4 * side * s) + 1, f)
             cand, k = clamp_boxes(b / s + [x0, y0, 0, 0], W, H, keep=True); e = e[k] / s + [x0, y0]
             if len(cand) == 0: out.append(None); continue
             i = int(box_iou([(x, y, w, h)], cand)[0].argmax())

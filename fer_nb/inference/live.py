@@ -53,18 +53,56 @@ class LivePipeline:
                  max_faces: int = 16,         # classify at most this many faces (the largest)
                  align: bool = True,          # turn each crop so the eyes are level (where the detector gives eyes: YuNet)
                  draw: bool = True,           # annotate the frame
-                 chart: bool = True):         # draw the probability bar chart beside each face
+                 chart: bool = True,          # draw the probability bar chart beside each face
+                 background: bool | None = None):  # full detections on a worker thread, so no frame waits for one (None: `run_live` turns it on for a camera)
         if not 0 < threshold <= 1: raise ValueError(f"threshold must be in (0, 1], not {threshold}")
         if detect_every < 1: raise ValueError(f"detect_every must be >= 1, not {detect_every}")
         self.predictor, self.detector = predictor, detector or FaceDetector()
         self.tracker = FaceTracker(window, iou_threshold, max_unseen)
         self.threshold, self.detect_every, self.max_faces, self.draw, self.chart = threshold, int(detect_every), int(max_faces), draw, chart
-        self.align = align
+        self.align, self.background, self._pool, self._job = align, background, None, None
         self.n, self.fps, self._last, self._t0, self.full_detections = 0, None, None, None, 0
 
     def reset(self):
         "Start smoothing afresh (ends all tracks)."
         self.tracker.reset()
+
+    def close(self):
+        "Stop the background detection thread, if one was started (a later frame starts it again)."
+        if self._pool is not None: self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool = self._job = None
+
+    def _find(self, gray):
+        "Boxes (N,4) and eye centres (N,2,2) of this frame's faces: near their tracks, with a full detection when due."
+        visible = self.tracker.visible()
+        full = (self.n - 1) % self.detect_every == 0 or not visible
+        if self.background and visible: return self._find_background(gray, visible, full)   # nothing tracked: nothing else to wait for
+        if not full:
+            near = self.detector.detect_near(gray, [t.box for t in visible], eyes=True)
+            full = any(b is None for b in near)
+            if not full:
+                boxes, eyes = np.array([b for b, _ in near]).reshape(-1, 4), np.array([e for _, e in near]).reshape(-1, 2, 2)
+                full = len(boxes) > 1 and (np.triu(box_iou(boxes, boxes), 1) > 0.5).any()
+        if full: (boxes, eyes), self.full_detections = self.detector.detect_gray(gray, eyes=True), self.full_detections + 1
+        return boxes, eyes
+
+    def _find_background(self, gray, visible, due):
+        "As `_find`, but the full detection runs on a worker thread: its faces join a later frame, where no track has them yet."
+        near = self.detector.detect_near(gray, [t.box for t in visible], eyes=True) if visible else []
+        found = [b for b in near if b is not None]
+        boxes, eyes = np.array([b for b, _ in found], int).reshape(-1, 4), np.array([e for _, e in found], float).reshape(-1, 2, 2)
+        keep = ~(np.triu(box_iou(boxes, boxes), 1) > 0.5).any(0)          # two tracks on one face: the first keeps it
+        boxes, eyes, lost = boxes[keep], eyes[keep], len(found) < len(near) or not keep.all()
+        if self._job is not None and self._job.done():
+            fb, fe = self._job.result(); self._job = None; self.full_detections += 1
+            new = box_iou(fb, boxes).max(1, initial=0) < self.tracker.iou_threshold
+            boxes, eyes = np.concatenate([boxes, fb[new]]), np.concatenate([eyes, fe[new]])
+        if self._job is None and (due or lost):
+            if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+                self._pool = ThreadPoolExecutor(1, thread_name_prefix='fer-detect')
+            self._job = self._pool.submit(self.detector.detect_gray, gray, True)
+        return boxes, eyes
 
     def _tick(self):
         now = time.perf_counter()
@@ -84,15 +122,7 @@ class LivePipeline:
             self.tracker.update(np.zeros((0, 4)), np.zeros((0, NUM_CLASSES)), time)
             return LiveResult(None, [], index, time, name, {s: 0. for s in STAGES}, self.fps, 'empty frame')
         gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
-        visible = self.tracker.visible()
-        full = (self.n - 1) % self.detect_every == 0 or not visible
-        if not full:
-            near = self.detector.detect_near(gray, [t.box for t in visible], eyes=True)
-            full = any(b is None for b in near)
-            if not full:
-                boxes, eyes = np.array([b for b, _ in near]).reshape(-1, 4), np.array([e for _, e in near]).reshape(-1, 2, 2)
-                full = len(boxes) > 1 and (np.triu(box_iou(boxes, boxes), 1) > 0.5).any()
-        if full: (boxes, eyes), self.full_detections = self.detector.detect_gray(gray, eyes=True), self.full_detections + 1
+        boxes, eyes = self._find(gray)
         if len(boxes) > self.max_faces:
             keep = np.sort(np.argsort(-boxes[:, 2] * boxes[:, 3], kind='stable')[:self.max_faces]); boxes, eyes = boxes[keep], eyes[keep]
         t1 = _now(); T['detect'] = t1 - t0
@@ -334,6 +364,8 @@ def make_sinks(output=None, jsonl=None, show=False, still=False, fps=None, conso
 def run_live(source, pipeline: LivePipeline, sinks=(), max_frames: int | None = None, on_result=None) -> dict:
     "Run `pipeline` on every frame of `source`, handing each result to `sinks` (and `on_result`); returns a summary."
     n = n_faces = 0; t0 = time.perf_counter(); stopped = 'end of source'
+    bg = pipeline.background
+    if bg is None: pipeline.background = bool(getattr(source, 'live', False))   # a camera never waits for a full detection; files stay deterministic
     try:
         for fr in source:
             res = pipeline(fr.image, fr.index, fr.time, fr.name)
@@ -346,7 +378,7 @@ def run_live(source, pipeline: LivePipeline, sinks=(), max_frames: int | None = 
     except KeyboardInterrupt: stopped = 'interrupted'
     finally:
         for s in sinks: s.close()
-        source.close()
+        source.close(); pipeline.close(); pipeline.background = bg
     dt = time.perf_counter() - t0
     return {'frames': n, 'faces': n_faces, 'seconds': round(dt, 3), 'fps': round(n / dt, 1) if dt > 0 else None,
             'dropped': getattr(source, 'dropped', 0), 'stopped': stopped}

@@ -15,7 +15,8 @@ from .export import calibration_images, quantize_onnx, onnx_meta, export_onnx_sh
 from .predict import EmotionPredictor, backend_agreement
 
 # %% auto #0
-__all__ = ['SIZE_LIMITS', 'SPLIT_NAMES', 'ship_model', 'ship_onnx', 'shipped_sizes', 'fer_ship', 'results_table']
+__all__ = ['SIZE_LIMITS', 'SPLIT_NAMES', 'ship_model', 'ship_onnx', 'shipped_sizes', 'fer_ship', 'yunet_any_size',
+           'results_table']
 
 # %% ../../nbs/46_inference.ship.ipynb #6ebca4b3
 SIZE_LIMITS = {'file': 12_000_000, 'total': 15_000_000}  # bytes: each shipped file, and weights plus samples together
@@ -64,6 +65,18 @@ def fer_ship(run: Param('run folder or .safetensors of the model to ship (not ne
         if run is None and not onnx_only: raise ValueError("give the run to ship (fer-ship runs/x), or --onnx_only to remake the ONNX files")
         sizes = ship_onnx(dest, n_calib, seed) if onnx_only else ship_model(run, dest, n_calib, seed)
         for name, size in sizes.items(): print(f"{name}: {size / 1e6:.2f} MB")
+
+# %% ../../nbs/46_inference.ship.ipynb #e255d118
+def yunet_any_size(src, dst) -> Path:
+    "Write YuNet's ONNX file `src` to `dst` with its input's batch, height and width, and its outputs' anchor counts, left open."
+    import onnx
+    m = onnx.load(str(src))
+    def open_dim(d, name): d.ClearField('dim_value'); d.dim_param = name
+    for k, name in ((0, 'batch'), (2, 'height'), (3, 'width')): open_dim(m.graph.input[0].type.tensor_type.shape.dim[k], name)
+    for o in m.graph.output: open_dim(o.type.tensor_type.shape.dim[1], 'anchors')
+    del m.graph.value_info[:]                            # shapes inferred for 320x320 inside the graph
+    onnx.checker.check_model(m, full_check=True)
+    onnx.save(m, str(dst)); return Path(dst)
 
 # %% ../../nbs/46_inference.ship.ipynb #35c20675
 SPLIT_NAMES = {'PrivateTest': 'PrivateTest', 'PublicTest': 'PublicTest', 'both': 'whole test folder'}
