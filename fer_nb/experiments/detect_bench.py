@@ -181,4 +181,4 @@ def bench_markdown(res: dict) -> str:
     t = pd.DataFrame(res['frame_ms']).T
     lines = [markdown_table(s.map(lambda v: f"{v:.2f}").rename_axis(''), index=True), '',
              markdown_table(t.map(lambda v: f"{v['p50']:.1f} / {v['p95']:.1f}").rename_axis('ms per full detection (p50 / p95)'), index=True)]
-    return '\n'.join(lines) + f"\n\n{res['scenes']} scenes; {res['threads']} OpenCV threads; {res['machine']}."
+    return '\n'.join(lines) + f"\n\n{res['scenes']} scenes; Haar: {res['threads']} OpenCV threads, YuNet: ONNX Runtime, 1 thread; {res['machine']}."

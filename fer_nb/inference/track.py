@@ -18,20 +18,22 @@ class TemporalSmoother:
     "Mean of the probability vectors seen in the last `window` seconds (a sliding time window), with `reset`."
     def __init__(self, window: float = 1 / 3):  # seconds; 0: no smoothing (only the newest frame counts)
         if not float(window) >= 0: raise ValueError(f"window must be >= 0 seconds, not {window}")
-        self.window, self.buf = float(window), deque()
+        self.window, self.buf, self._sum = float(window), deque(), np.zeros(NUM_CLASSES)
     def update(self, probs, t: float) -> np.ndarray:
         "Add the probabilities of the frame at time `t` (seconds); return the mean over the last `window` seconds."
         p = np.asarray(probs, np.float32).reshape(-1)
         if p.shape != (NUM_CLASSES,): raise ValueError(f"Expected {NUM_CLASSES} probabilities, got shape {np.shape(probs)}")
         if self.buf and t < self.buf[-1][0]: raise ValueError(f"Time went backwards: {t} s after {self.buf[-1][0]} s")
-        self.buf.append((float(t), p))
-        while len(self.buf) > 1 and self.buf[0][0] <= t - self.window + 1e-6: self.buf.popleft()   # the newest always stays
-        return self.value
+        self.buf.append((float(t), p)); self._sum += p
+        while len(self.buf) > 1 and self.buf[0][0] <= t - self.window + 1e-6: self._sum -= self.buf.popleft()[1]   # the newest always stays
+        if len(self.buf) == 1: self._sum = p.astype(np.float64)       # a running sum, restarted whenever one frame is left
+        self._mean = (self._sum / len(self.buf)).astype(np.float32)    # kept: read several times per frame
+        return self._mean
     @property
     def value(self) -> np.ndarray | None:
         "The current mean, or None when empty."
-        return np.mean([p for _, p in self.buf], axis=0) if self.buf else None
-    def reset(self): self.buf.clear()
+        return self._mean if self.buf else None
+    def reset(self): self.buf.clear(); self._sum[:] = 0
     def __len__(self): return len(self.buf)
 
 # %% ../../nbs/43_inference.track.ipynb #0bda4281
