@@ -16,7 +16,7 @@ from sklearn.datasets import load_sample_images
 
 # %% auto #0
 __all__ = ['SOURCE_FACES', 'backgrounds', 'face_free_images', 'Scene', 'paste_face', 'make_scenes', 'match', 'score_detector',
-           'frame_ms', 'summarize', 'tilted_accuracy', 'live_latency', 'plot_bench', 'bench_markdown']
+           'frame_ms', 'refind_recall', 'summarize', 'tilted_accuracy', 'live_latency', 'plot_bench', 'bench_markdown']
 
 # %% ../../nbs/62_experiments.detect_bench.ipynb #c4462a93
 SOURCE_FACES = {  # portrait in samples/ -> its face box (x, y, w, h), YuNet's on the full-size photo
@@ -113,6 +113,21 @@ def frame_ms(det: FaceDetector, size=(640, 480), n: int = 20, threads: int = 2, 
     finally: cv2.setNumThreads(old)
     return {'p50': float(np.median(ts)), 'p95': float(np.percentile(ts, 95))}
 
+def refind_recall(det: FaceDetector, scenes: list, expand=(0.5, 0.25), shift=(0.0, 0.05, 0.1), seed: int = 0) -> dict:
+    "Share of the faces a full detection finds that `detect_near` finds again from their box moved by up to `shift` sides, per window `expand`."
+    rng, tracked = np.random.default_rng(seed), []
+    for sc in scenes:
+        if not len(sc.boxes): continue
+        g = cv2.cvtColor(sc.image, cv2.COLOR_BGR2GRAY)
+        tracked += [(g, b) for b in det.detect_gray(g) if box_iou([b], sc.boxes).max() >= 0.3]
+    out = {}
+    for e in expand:
+        for s in shift:
+            moved = [(g, b, b + np.r_[rng.uniform(-s, s, 2) * b[2], 0, 0]) for g, b in tracked]
+            hits = [(r := det.detect_near(g, [m], expand=e)[0]) is not None and box_iou([r], [b])[0, 0] > 0.5 for g, b, m in moved]
+            out[f'window {1 + 2 * e:g}x, moved up to {s:.0%}'] = float(np.mean(hits))
+    return {'faces': len(tracked), 'recall': out}
+
 def summarize(scores: dict) -> pd.DataFrame:
     "Recall by face side (upright) and by angle, false detections per face-free image, per detector (a column each)."
     out = {}
@@ -181,4 +196,7 @@ def bench_markdown(res: dict) -> str:
     t = pd.DataFrame(res['frame_ms']).T
     lines = [markdown_table(s.map(lambda v: f"{v:.2f}").rename_axis(''), index=True), '',
              markdown_table(t.map(lambda v: f"{v['p50']:.1f} / {v['p95']:.1f}").rename_axis('ms per full detection (p50 / p95)'), index=True)]
+    if 'refind' in res:
+        r = pd.Series(res['refind']['recall'], name=f"share of {res['refind']['faces']} tracked faces found again (yunet min_face=48)")
+        lines += ['', markdown_table(r.map(lambda v: f"{v:.3f}").rename_axis('re-find window, face moved').to_frame(), index=True)]
     return '\n'.join(lines) + f"\n\n{res['scenes']} scenes; Haar: {res['threads']} OpenCV threads, YuNet: ONNX Runtime, 1 thread; {res['machine']}."

@@ -243,8 +243,8 @@ class FaceDetector:
         order = np.argsort(boxes[:, 0], kind='stable')
         return (boxes[order], e[order]) if eyes else boxes[order]
 
-    def detect_near(self, gray: np.ndarray, boxes, expand: float = 0.5, face_px: int | None = None, eyes: bool = False) -> list:
-        "Re-find each face near its last box (a window `expand` sides larger, scaled so the face is ~`face_px`, default twice `SMALLEST_FACE`); a box (with `eyes`: a (box, eyes) pair) or None per box."
+    def detect_near(self, gray: np.ndarray, boxes, expand: float = 0.25, face_px: int | None = None, eyes: bool = False) -> list:
+        "Re-find each face near its last box (a window larger by `expand` sides on every side, scaled so the face is ~`face_px`, default twice `SMALLEST_FACE`); a box (with `eyes`: a (box, eyes) pair) or None per box."
         H, W = gray.shape[:2]; out = []; face_px = face_px or 2 * self.smallest
         windows = []                                     # per box: the scaled window, its scale and its corner in the frame
         for x, y, w, h in np.asarray(boxes).reshape(-1, 4):

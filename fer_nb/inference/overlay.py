@@ -8,11 +8,11 @@ import cv2, numpy as np
 from ..core import *
 
 # %% auto #0
-__all__ = ['draw_charts', 'draw_chart', 'draw_overlay']
+__all__ = ['draw_chart', 'draw_overlay']
 
 # %% ../../nbs/44_inference.overlay.ipynb #0b368012
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
-_BGR = {e: emotion_color(e, 'bgr') for e in (*EMOTIONS, 'uncertain')}   # parsed once, not per face per frame
+_BGR = {e: emotion_color(e, 'bgr') for e in (*EMOTIONS, 'uncertain')}   # parsed once, not per bar per frame
 
 def _label_size(text, scale, thick=1) -> tuple:
     "Width, height, padding and text height of a label drawn by `_put_label`."
@@ -33,40 +33,32 @@ def _text_color(bg) -> tuple:
     "Black or white, whichever reads better on `bg` (BGR)."
     return (0, 0, 0) if 0.114 * bg[0] + 0.587 * bg[1] + 0.299 * bg[2] > 140 else (255, 255, 255)
 
-_ABBREV = [e[:3].upper() for e in EMOTIONS]
-
-def draw_charts(img, probs, boxes, scale=1.0) -> list:
-    "Bar charts of each face's seven probabilities beside its box (right of it, or left near the right edge); one fill per emotion for all faces. Returns each chart's x, y, w, h."
-    H, W = img.shape[:2]; rh, cw = int(round(13 * scale)), int(round(118 * scale)); ch = rh * NUM_CLASSES + 4
-    b0, bw, fs, grey = int(31 * scale), cw - int(56 * scale), 0.36 * scale, (235, 235, 235)
-    boxes = np.asarray(boxes, int).reshape(-1, 4); probs = np.asarray(probs, float).reshape(-1, NUM_CLASSES)
-    cx = np.where(boxes[:, 0] + boxes[:, 2] + 6 + cw <= W, boxes[:, 0] + boxes[:, 2] + 6, boxes[:, 0] - 6 - cw)
-    cx, cy = np.clip(cx, 0, max(W - cw, 0)), np.clip(boxes[:, 1], 0, max(H - ch, 0))
-    for x, y in zip(cx, cy): img[y:y + ch, x:x + cw] //= 3      # darken the background
-    ends = np.maximum(1, np.round(bw * probs).astype(int))       # bar lengths, (faces, 7)
-    for k, e in enumerate(EMOTIONS):                             # one fill per emotion: its bar in every chart
-        y0 = cy + 2 + k * rh
-        rects = [np.array([[x + b0, t + 2], [x + b0 + n, t + 2], [x + b0 + n, t + rh - 2], [x + b0, t + rh - 2]], np.int32)
-                 for x, t, n in zip(cx, y0, ends[:, k])]
-        cv2.fillPoly(img, rects, _BGR[e])
-        for x, t, p in zip(cx.tolist(), y0.tolist(), probs[:, k].tolist()):   # text is drawn one string at a time
-            cv2.putText(img, _ABBREV[k], (x + 3, t + rh - 3), _FONT, fs, grey, 1, cv2.LINE_AA)
-            cv2.putText(img, str(int(p * 100)), (x + b0 + bw + 3, t + rh - 3), _FONT, fs, grey, 1, cv2.LINE_AA)
-    return [(int(x), int(y), cw, ch) for x, y in zip(cx, cy)]
-
 def draw_chart(img, probs, box, scale=1.0):
     "Bar chart of the seven probabilities beside `box`: right of it, or left when the right edge is too near."
-    return draw_charts(img, [probs], [box], scale)[0]
+    H, W = img.shape[:2]; x, y, w, h = box
+    rh, cw = int(round(13 * scale)), int(round(118 * scale)); ch = rh * NUM_CLASSES + 4
+    cx = x + w + 6 if x + w + 6 + cw <= W else x - 6 - cw
+    cx, cy = int(min(max(cx, 0), max(W - cw, 0))), int(min(max(y, 0), max(H - ch, 0)))
+    roi = img[cy:cy + ch, cx:cx + cw]; roi //= 3                                  # darken the background
+    fs, bar0 = 0.36 * scale, cx + int(31 * scale); bar_w = cw - int(56 * scale)
+    for k, (e, p) in enumerate(zip(EMOTIONS, probs)):
+        ty = cy + 2 + k * rh
+        col = _BGR[e]
+        cv2.putText(img, e[:3].upper(), (cx + 3, ty + rh - 3), _FONT, fs, (235, 235, 235), 1, cv2.LINE_AA)
+        cv2.rectangle(img, (bar0, ty + 2), (bar0 + max(1, int(round(bar_w * float(p)))), ty + rh - 2), col, -1)
+        cv2.putText(img, f"{int(float(p) * 100)}", (bar0 + bar_w + 3, ty + rh - 3), _FONT, fs, (235, 235, 235), 1, cv2.LINE_AA)
+    return cx, cy, cw, ch
 
 def draw_overlay(img, faces, fps=None, chart=True) -> np.ndarray:
     "Draw boxes, labels, probability charts, the face count and the frame rate on the BGR `img` (in place); returns it."
-    H, W = img.shape[:2]; s = max(0.6, min(W, H) / 480); lw = max(1, int(round(2 * s)))
+    H, W = img.shape[:2]; s = max(0.6, min(W, H) / 480)
     for f in faces:
         x, y, w, h = (int(v) for v in f.box); col = _BGR['uncertain' if f.uncertain else f.label]
-        cv2.rectangle(img, (x, y), (x + w - 1, y + h - 1), col, lw)
+        cv2.rectangle(img, (x, y), (x + w - 1, y + h - 1), col, max(1, int(round(2 * s))))
         lh = _label_size(f.text, 0.5 * s)[1]
-        _put_label(img, f.text, x, y - lh if y - lh >= 0 else y, 0.5 * s, _text_color(col), col)   # above the box, else just inside it
-    if chart and faces: draw_charts(img, [f.probs for f in faces], [f.box for f in faces], s)
+        ly = y - lh if y - lh >= 0 else y                                          # above the box, else just inside it
+        _put_label(img, f.text, x, ly, 0.5 * s, _text_color(col), col)
+        if chart: draw_chart(img, f.probs, (x, y, w, h), s)
     status = f"{len(faces)} face{'s' if len(faces) != 1 else ''}" + (f"  {fps:.1f} fps" if fps else '')
     _put_label(img, status, 4, H - _label_size(status, 0.5 * s)[1] - 4, 0.5 * s, (255, 255, 255), (40, 40, 40))
     return img
