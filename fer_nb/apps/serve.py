@@ -13,6 +13,7 @@ from ..core import *
 from ..inference.detect import decode_scaled, FrameError, FaceDetector
 from ..inference.predict import BACKENDS, EmotionPredictor
 from ..inference.live import LivePipeline
+from .browser import device_config, add_device_routes, export_static
 try:
     import anyio
     from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
@@ -106,7 +107,9 @@ def create_app(checkpoint=None,                     # model .safetensors or its 
     allowed = {o.rstrip('/').lower() for o in ([allow_origins] if isinstance(allow_origins, str) else allow_origins) if o}
     app.state.fer = st
     config = {'emotions': list(EMOTIONS), 'colors': dict(EMOTION_COLORS), 'uncertain_color': UNCERTAIN_COLOR, 'ws_path': '/ws',
-              'width': 640, 'height': 480, 'jpeg_quality': 0.8, 'reply_timeout_ms': 10000, 'max_bytes': st.max_bytes}
+              'width': 640, 'height': 480, 'jpeg_quality': 0.8, 'reply_timeout_ms': 10000, 'max_bytes': st.max_bytes, 'max_side': st.max_side,
+              'device': device_config(predictor, detector_kw, pipeline_kw) if (detector_kw or {}).get('kind', 'yunet') == 'yunet' else None}
+    if config['device']: add_device_routes(app, predictor)        # "on this device": the page runs the models (56_apps.browser)
     page = PAGE_HTML.read_text().replace('__CONFIG__', json.dumps(config))
 
     @app.get('/', response_class=HTMLResponse)
@@ -224,10 +227,16 @@ def fer_serve(host: str = '127.0.0.1',          # address to listen on ('0.0.0.0
               max_side: int = 1920,              # larger uploads are worked on at this longest side (boxes still in the sent image's pixels)
               allow_origin: str = None,          # comma-separated origins (https://example.org) of other pages allowed to open the stream
               api_docs: bool = False,            # serve FastAPI's /docs and /openapi.json (off: they describe the server to anyone)
+              export: str = None,                # write the page, models and runtime to this folder as a static web app that runs on the visitor's device, and exit
              ):
     "Serve the live facial emotion web app: open http://localhost:8000 in a browser and allow the camera."
     import uvicorn  # optional heavy import (the web server: only to serve)
     logging.basicConfig(level=log_level.upper(), format='%(levelname)s:     %(name)s: %(message)s')  # uvicorn's style
+    if export:
+        with cli_errors('fer-serve'):
+            files = export_static(export, checkpoint, backend, dict(kind=detector, min_face=min_face))
+        print(f"fer-serve: wrote {len(files)} files ({sum(files.values()) / 1e6:.1f} MB) to {export}: serve that folder with any web server, "
+              f"e.g. python -m http.server -d {export} 8000, and open http://localhost:8000"); return
     with cli_errors('fer-serve'):
         if backend not in BACKENDS: raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
         if processes < 1: raise ValueError(f"--processes must be >= 1, not {processes}")
