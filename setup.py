@@ -20,8 +20,8 @@ requirements = shlex.split(cfg.get('requirements', ''))
 if cfg.get('pip_requirements'): requirements += shlex.split(cfg.get('pip_requirements', ''))
 min_python = cfg['min_python']
 lic = licenses.get(cfg['license'].lower(), cfg['license'])
-extras = {k: shlex.split(cfg.get(f'{k}_requirements') or '') for k in ('train', 'jupyter')}
-extras['dev'] = extras['train'] + extras['jupyter'] + shlex.split(cfg.get('dev_requirements') or '')
+extras = {k: shlex.split(cfg.get(f'{k}_requirements') or '') for k in ('train', 'jupyter', 'cluster')}
+extras['dev'] = extras['train'] + extras['jupyter'] + extras['cluster'] + shlex.split(cfg.get('dev_requirements') or '')
 
 setuptools.setup(
     name=cfg['lib_name'],

@@ -65,6 +65,7 @@ UNCERTAIN_BELOW = 0.40  # a face whose (calibrated, smoothed) top probability is
 # %% ../nbs/00_core.ipynb #529f4078
 EXTRAS = {'train': 'PyTorch, torchvision and the tools to train, evaluate, search and export',
           'jupyter': 'the notebook widget and papermill runs',
+          'cluster': 'Ray Data, for batch analysis on a Ray cluster (fer-live --engine ray)',
           'dev': 'everything above, and what the tests need'}  # pip extras: `pip install "fer_nb[train]"`
 
 class MissingExtra(ImportError):

@@ -21,12 +21,20 @@ from .batch import run_batch
 __all__ = ['fer_live']
 
 # %% ../../nbs/50_apps.live.ipynb #4307165a
-def _batch(source, jsonl, output, jobs, **options):
-    "fer-live's batch mode (`51_apps.batch`): print a line and the failures; exit 1 when nothing was processed."
+def _batch(source, jsonl, output, jobs, engine='processes', address=None, **options):
+    "fer-live's batch mode (`51_apps.batch`, or `57_apps.cluster` on Ray): print a line and the failures; exit 1 when nothing was processed."
     if not jsonl: raise ValueError("--jobs writes one JSON-lines file per input: give --jsonl FOLDER")
     if output: raise ValueError("--jobs writes JSON lines only: leave out --output")
-    s = run_batch(source, jsonl, jobs, **options)
-    print(f"{s['done']} of {s['inputs']} files, {s['frames']} frames, {s['faces']} faces in {s['seconds']} s with {jobs} processes; wrote {jsonl}")
+    if engine not in ('processes', 'ray'): raise ValueError(f"--engine must be 'processes' or 'ray', not {engine!r}")
+    if address and engine != 'ray': raise ValueError("--address joins a Ray cluster: give --engine ray too")
+    if engine == 'ray':
+        from .cluster import run_ray
+        s = run_ray(source, jsonl, jobs, address, **options)
+        print(f"{s['done']} of {s['inputs']} files, {s['frames']} frames, {s['faces']} faces in {s['seconds']} s with {jobs} Ray replicas "
+              f"on {s['nodes']} node(s); wrote {jsonl} and {s['parquet']}")
+    else:
+        s = run_batch(source, jsonl, jobs, **options)
+        print(f"{s['done']} of {s['inputs']} files, {s['frames']} frames, {s['faces']} faces in {s['seconds']} s with {jobs} processes; wrote {jsonl}")
     for f in s['failed']: print(f"fer-live: failed: {f['input']}: {f['error']}", file=sys.stderr)
     if not s['done']: sys.exit(1)
 
@@ -55,12 +63,14 @@ def fer_live(source: Param('camera index (0, 1, ...), stream URL, video file, im
              flip: bool = False,         # average each face with its mirror image (test-time augmentation: twice the classifier's work)
              max_pixels: int = 12_000_000,  # images larger than this (width x height) are skipped, read from the header before decoding
              jobs: int = 0,              # > 0: batch mode, every video and image of the folder in this many processes, one JSON-lines file each in --jsonl (a folder)
+             engine: str = 'processes',  # batch mode's engine: 'processes' (this machine) or 'ray' (Ray Data: a local Ray, or the cluster at --address; pip install "fer_nb[cluster]")
+             address: str = None,        # --engine ray: join this Ray cluster (HEAD_IP:6379) instead of starting a local Ray
             ):
     "Recognise facial emotions live from a camera, a video, an image or a folder: a window, annotated files and/or JSON lines."
     with cli_errors('fer-live'):
         if show not in ('auto', 'yes', 'no'): raise ValueError(f"--show must be 'auto', 'yes' or 'no', not {show!r}")
         if backend not in BACKENDS: raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
-        if jobs: return _batch(source, jsonl, output, jobs, checkpoint=checkpoint, backend=backend, kind=detector, min_face=min_face,
+        if jobs: return _batch(source, jsonl, output, jobs, engine, address, checkpoint=checkpoint, backend=backend, kind=detector, min_face=min_face,
                                margin=margin, window=window, threshold=threshold, detect_every=detect_every, max_faces=max_faces, align=not no_align)
         src = open_source(source, width, height, max_pixels)
         with src:
