@@ -107,9 +107,11 @@ def create_app(checkpoint=None,                     # model .safetensors or its 
     allowed = {o.rstrip('/').lower() for o in ([allow_origins] if isinstance(allow_origins, str) else allow_origins) if o}
     app.state.fer = st
     config = {'emotions': list(EMOTIONS), 'colors': dict(EMOTION_COLORS), 'uncertain_color': UNCERTAIN_COLOR, 'ws_path': '/ws',
-              'width': 640, 'height': 480, 'jpeg_quality': 0.8, 'reply_timeout_ms': 10000, 'max_bytes': st.max_bytes, 'max_side': st.max_side,
-              'device': device_config(predictor, detector_kw, pipeline_kw) if (detector_kw or {}).get('kind', 'yunet') == 'yunet' else None}
-    if config['device']: add_device_routes(app, predictor)        # "on this device": the page runs the models (56_apps.browser)
+              'width': 640, 'height': 480, 'jpeg_quality': 0.8, 'reply_timeout_ms': 10000, 'max_bytes': st.max_bytes, 'max_side': st.max_side}
+    try:                                                           # "on this device": the page runs the models (56_apps.browser)
+        config['device'] = device_config(predictor, detector_kw, pipeline_kw); add_device_routes(app, predictor)
+    except Exception as e:                                         # Haar, or a model with no ONNX graph to send: the server mode only
+        config['device'] = None; log.info('the page offers no on-device mode: %s', e)
     page = PAGE_HTML.read_text().replace('__CONFIG__', json.dumps(config))
 
     @app.get('/', response_class=HTMLResponse)
