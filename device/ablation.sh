@@ -5,6 +5,7 @@
 #   echo /.whl/ >> .git/info/exclude
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 -d .whl "fastcore<2"   # the one missing package there
 # then: run(command="bash device/ablation.sh", carry=["data/fer2013.tar.xz", ".whl"], timeout_s=560)
+# One call carries at most 64 MiB: the tracked files, the dataset and .whl together (61_experiments.ablation tests the sum).
 # The device machine has torch, torchvision, opencv, sklearn, statsmodels, seaborn, onnx(runtime), safetensors, tensorboard.
 # EPOCHS, LONG_EPOCHS, PARALLEL and BUDGET_S size the run. The defaults are a guess (the H200's speed on these networks
 # has not been measured): 7 rows + 2 more seeds of the final recipe, about 9 million training images in all at 20/60

@@ -2,15 +2,19 @@
 
     python tools/long_run.py start     # resume this machine's unfinished cycle, else start the next one (niced, in the background)
     python tools/long_run.py status    # the running cycle's last epochs
-    python tools/long_run.py record    # commit-ready: the cycle's history, summary and best weights (float16) into results/longrun/
+    python tools/long_run.py record    # commit-ready: the cycle's history and summary into results/longrun/
     python tools/long_run.py compare   # the last recorded cycle against the shipped model on the validation slice (never a test split)
     python tools/long_run.py teach     # the teacher of the distilled cycles: the shipped model and the cycle ends, averaged, per training image
+    python tools/long_run.py wide      # the wide run: full width, from scratch, distilled (is the network the limit?)
+    python tools/long_run.py record_wide   # its history and summary into results/longrun/wide/
 
-A cycle is one `fer-train` run with a cosine schedule to zero (a warm restart, SGDR-style, when it starts from the
-weights of the cycle before). Checkpoints live in ~/.cache/fer_nb/runs/ (never in the tree); what a later session on
-another machine needs is committed under results/longrun/: the cycle log (cycles.csv), each cycle's history and the best
-weights so far (float16, under 12 MB). The validation slice is fixed (split_seed 42), so every cycle chooses on the same
-images, none of which any cycle trained on.
+A cycle is one `fer-train` run with a cosine schedule to zero (a warm restart, SGDR-style, when it starts from
+trained weights). Checkpoints live in ~/.cache/fer_nb/runs/ (never in the tree); what a later session on
+another machine needs is committed under results/longrun/: the cycle log (cycles.csv), each cycle's history and the
+teacher's answers (soft_targets.npz). Every cycle warm-starts from the shipped model: a cycle that beats it by more than
+chance on validation is shipped (fer-ship), so the shipped weights are always the best so far, and the tree never holds
+a second model (device/ablation.sh must carry the tree and the dataset in 64 MiB). The validation slice is fixed
+(split_seed 42), so every cycle chooses on the same images, none of which any cycle trained on.
 """
 import csv, json, os, subprocess, sys
 from pathlib import Path
@@ -30,9 +34,8 @@ def shipped_valid() -> float:
     return json.loads((ROOT / 'results' / 'shipped' / 'training' / 'summary.json').read_text())['best_valid_acc']
 
 def warm_weights() -> str:
-    "The best weights so far: a cycle's that beat the shipped model (results/longrun/best.safetensors), else the shipped model's."
-    own = LOG / 'best.safetensors'
-    return str(own if own.exists() else ROOT / 'fer_nb' / 'weights' / 'fer_resnet18.safetensors')
+    "Every warm start: the shipped model's weights (a better cycle ships, so they are the best so far; the tree keeps no second model)."
+    return str(ROOT / 'fer_nb' / 'weights' / 'fer_resnet18.safetensors')
 
 def plan(k: int) -> dict:
     "Cycle `k`: 1 from scratch; 2 a plain warm restart; 3 on the same warm restart, distilled from the ensemble of the cycles before (`teach`)."
@@ -50,26 +53,47 @@ def current() -> int:
     done = [int(r['cycle']) for r in cycles() if r['done'] == 'True']
     return max(done, default=0) + 1
 
-def command(k: int) -> list:
-    p = plan(k)
-    cmd = ['fer-train', '--data', DATA, *RECIPE, '--epochs', str(p['epochs']), '--patience', str(p['epochs']),
-           '--lr', str(p['lr']), '--seed', str(p['seed']), '--out', str(run_dir(k))]
+def command(k: int, p: dict = None, out: Path = None, recipe: list = RECIPE) -> list:
+    "The `fer-train` command of cycle `k` (or of the plan `p` into `out`)."
+    p, out = p or plan(k), out or run_dir(k)
+    cmd = ['fer-train', '--data', DATA, *recipe, '--epochs', str(p['epochs']), '--patience', str(p['epochs']),
+           '--lr', str(p['lr']), '--seed', str(p['seed']), '--out', str(out)]
     if p.get('soft_targets'):
-        if not Path(p['soft_targets']).is_file(): raise SystemExit(f"cycle {k} is distilled: make {p['soft_targets']} first (python tools/long_run.py teach)")
+        if not Path(p['soft_targets']).is_file(): raise SystemExit(f"{out.name} is distilled: make {p['soft_targets']} first (python tools/long_run.py teach)")
         cmd += ['--soft_targets', p['soft_targets'], '--distill', str(p['distill'])]
     if p['init']: cmd += ['--init_weights', p['init']]     # on a resume too: fer-train resumes only with the options the run began with
-    if (run_dir(k) / 'last.pt').exists(): cmd.append('--resume')
+    if (out / 'last.pt').exists(): cmd.append('--resume')
     return cmd
 
-def start():
-    k = current(); cmd = command(k)
-    run_dir(k).mkdir(parents=True, exist_ok=True)
-    log = open(run_dir(k) / 'train.log', 'a')
+def launch(cmd: list, out: Path, threads: str = '1'):
+    "Run `cmd` niced in the background, its output appended to out/train.log."
+    out.mkdir(parents=True, exist_ok=True)
+    log = open(out / 'train.log', 'a')
     # one thread by default: the session's other work shares the 2 cores, and two PyTorch threads on a busy core spin
     # (an epoch took 20 minutes instead of 1); FER_NB_TRAIN_THREADS=2 on an otherwise idle machine
-    env = {**os.environ, 'OMP_NUM_THREADS': os.environ.get('FER_NB_TRAIN_THREADS', '1')}
+    env = {**os.environ, 'OMP_NUM_THREADS': os.environ.get('FER_NB_TRAIN_THREADS', threads)}
     subprocess.Popen(['nice', '-n', '19', *cmd], stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
-    print(f"cycle {k}: {' '.join(cmd)}\nlog: {run_dir(k) / 'train.log'}")
+    print(f"{' '.join(cmd)}\nlog: {out / 'train.log'}")
+
+def start():
+    k = current(); print(f"cycle {k}:"); launch(command(k), run_dir(k))
+
+# The wide run: is the half-width network the limit? The cycles' recipe at full width (64; four times the compute, too
+# big to ship at 22 MB in float16), from scratch, distilled from the same teacher; as a teacher of later cycles if it leads.
+WIDE = dict(epochs=10, lr=0.02, seed=6, init=None, soft_targets=str(SOFT), distill=0.5)
+WIDE_DIR = RUNS / 'teacher-w64'
+def wide_command() -> list: return command(0, WIDE, WIDE_DIR, [('64' if a == '32' else a) for a in RECIPE])
+
+def wide():
+    "Start (or resume) the wide run, on both cores: its epochs are four times the cycles'."
+    launch(wide_command(), WIDE_DIR, threads='2')
+
+def record_wide():
+    "The wide run's history and summary into results/longrun/wide/ (the docs block longrun-wide reads them)."
+    dst = LOG / 'wide'; dst.mkdir(parents=True, exist_ok=True)
+    for f in ('history.csv', 'summary.json'):
+        if (WIDE_DIR / f).exists(): (dst / f).write_text((WIDE_DIR / f).read_text())
+    print(open(dst / 'history.csv').read())
 
 def status():
     import pandas as pd
@@ -78,22 +102,20 @@ def status():
     if h.exists(): print(pd.read_csv(h)[['epoch', 'lr', 'train_acc', 'valid_acc', 'seconds']].tail(5).round(4).to_string(index=False))
 
 def record():
-    "Copy the cycle's history and summary into results/longrun/, keep the best weights so far, rewrite cycles.csv and the curve."
-    import pandas as pd, torch
-    from fer_nb.models.builder import load_model, save_model, _RESERVED_META
+    "Copy the cycle's history and summary into results/longrun/, rewrite cycles.csv and the curve; say when the cycle should be compared and shipped."
+    import pandas as pd
     k = current(); src = run_dir(k); dst = LOG / f'c{k}'; dst.mkdir(parents=True, exist_ok=True)
     h = pd.read_csv(src / 'history.csv'); h.to_csv(dst / 'history.csv', index=False)
     done = (src / 'summary.json').exists() and len(h) >= plan(k)['epochs']
     if done: (dst / 'summary.json').write_text((src / 'summary.json').read_text())
     best = float(h.valid_acc.max())
     prev = max([shipped_valid(), *(float(r['best_valid_acc']) for r in cycles() if int(r['cycle']) != k)])
-    if best > prev and (src / 'best.safetensors').exists():   # better than the shipped model and every cycle: the next warm start
-        m = load_model(src / 'best.safetensors')
-        save_model(m, LOG / 'best.safetensors', dtype=torch.float16, cycle=str(k),
-                   **{kk: v for kk, v in m.meta.items() if kk not in (*_RESERVED_META, 'cycle')})
+    if best > prev:   # better than the shipped model and every cycle on validation: compare, and ship it if that is more than chance
+        print(f"cycle {k} leads on validation ({best:.4f} > {prev:.4f}): run `python tools/long_run.py compare`; if McNemar says more than chance, "
+              f"ship it (fer-ship {src}), and the next cycles start from it")
     rows = [r for r in cycles() if int(r['cycle']) != k]
     cfg = json.loads((src / 'summary.json').read_text())['config'] if (src / 'summary.json').exists() else {}
-    init = cfg.get('init_weights') or plan(k)['init']   # what the run started from (the plan's warm start changes once this cycle is kept)
+    init = cfg.get('init_weights') or plan(k)['init']   # what the run started from
     rows.append({'cycle': k, 'run': src.name, 'init': os.path.relpath(init, ROOT) if init else 'scratch', 'epochs': len(h), 'planned_epochs': plan(k)['epochs'],
                  'hours': round(h.seconds.sum() / 3600, 3), 'best_valid_acc': round(best, 4),
                  'best_epoch': int(h.valid_acc.idxmax()) + 1, 'done': done})
@@ -149,4 +171,4 @@ def teach():
     print(f"{SOFT}: {len(tr):,} training images, teachers {', '.join(models)} ({SOFT.stat().st_size / 1e6:.2f} MB)")
 
 if __name__ == '__main__':
-    {'start': start, 'status': status, 'record': record, 'compare': compare, 'teach': teach}[sys.argv[1] if len(sys.argv) > 1 else 'status']()
+    {'start': start, 'status': status, 'record': record, 'compare': compare, 'teach': teach, 'wide': wide, 'record_wide': record_wide}[sys.argv[1] if len(sys.argv) > 1 else 'status']()
