@@ -4,7 +4,8 @@
     python tools/long_run.py status    # the running cycle's last epochs
     python tools/long_run.py record    # commit-ready: the cycle's history and summary into results/longrun/
     python tools/long_run.py compare   # the last recorded cycle against the shipped model on the validation slice (never a test split)
-    python tools/long_run.py teach     # the teacher of the distilled cycles: the shipped model and the cycle ends, averaged, per training image
+    python tools/long_run.py compare wide   # the wide run against the shipped model, likewise
+    python tools/long_run.py teach     # the teacher of the distilled cycles: the shipped model, the cycle ends and the wide run, averaged, per training image
     python tools/long_run.py wide      # the wide run: full width, from scratch, distilled (is the network the limit?)
     python tools/long_run.py record_wide   # its history and summary into results/longrun/wide/
 
@@ -80,7 +81,7 @@ def start():
 
 # The wide run: is the half-width network the limit? The cycles' recipe at full width (64; four times the compute, too
 # big to ship at 22 MB in float16), from scratch, distilled from the same teacher; as a teacher of later cycles if it leads.
-WIDE = dict(epochs=10, lr=0.02, seed=6, init=None, soft_targets=str(SOFT), distill=0.5)
+WIDE = dict(epochs=18, lr=0.02, seed=6, init=None, soft_targets=str(SOFT), distill=0.5)
 WIDE_DIR = RUNS / 'teacher-w64'
 def wide_command() -> list: return command(0, WIDE, WIDE_DIR, [('64' if a == '32' else a) for a in RECIPE])
 
@@ -135,9 +136,10 @@ def plot():
     ax.set_xlabel('training hours (2 CPU cores)'); ax.set_ylabel('validation accuracy %'); ax.legend(fontsize=8); fig.tight_layout()
     fig.savefig(LOG / 'valid_vs_hours.png', dpi=80); plt.close(fig)
 
-def compare():
-    "The last recorded cycle's best model against the shipped one on the fixed validation slice: accuracy (with flip),"
-    " the paired difference (McNemar, bootstrap) and the two models' average; written to results/longrun/cN/valid_vs_shipped.json."
+def compare(which: str = 'cycle'):
+    "The last recorded cycle's best model (or the wide run's: `compare wide`) against the shipped one on the fixed validation"
+    " slice: accuracy (with flip), the paired difference (McNemar, bootstrap) and the two models' average; written to"
+    " results/longrun/cN/valid_vs_shipped.json (or wide/)."
     import numpy as np, torch
     from fer_nb.core import write_json
     from fer_nb.training.train import prepare_data
@@ -145,30 +147,33 @@ def compare():
     from fer_nb.models.builder import load_model, model_logits, packaged_model
     from fer_nb.training.calibration import apply_temperature
     from fer_nb.evaluation.metrics import mcnemar_p, bootstrap_ci
-    k = max(int(r['cycle']) for r in cycles())
+    if which == 'wide': k, name, path, out = 'wide', 'wide run', WIDE_DIR / 'best.safetensors', LOG / 'wide'
+    else:
+        k = max(int(r['cycle']) for r in cycles()); name, path, out = f'cycle {k}', run_dir(k) / 'best.safetensors', LOG / f'c{k}'
     X, y = to_device(prepare_data({'data': DATA, 'split_seed': 42})['valid'], 'cpu'); y = y.numpy()
     P, res = {}, {'cycle': k, 'images': 'validation slice, split_seed 42', 'n': int(len(y))}
-    for name, path in (('shipped', packaged_model()), (f'cycle {k}', run_dir(k) / 'best.safetensors')):
-        m = load_model(path); T = m.meta.get('temperature', 1.0)
-        P[name] = apply_temperature(model_logits(m, X).numpy(), T)
+    for n, f in (('shipped', packaged_model()), (name, path)):
+        m = load_model(f); T = m.meta.get('temperature', 1.0)
+        P[n] = apply_temperature(model_logits(m, X).numpy(), T)
         mirror = apply_temperature(model_logits(m, X.flip(-1)).numpy(), T)
-        res[name] = {'accuracy': float((P[name].argmax(1) == y).mean()), 'accuracy_flip': float((((P[name] + mirror) / 2).argmax(1) == y).mean())}
-    res['average of both'] = {'accuracy': float(((P['shipped'] + P[f'cycle {k}']) / 2).argmax(1).__eq__(y).mean())}
-    a, b = P[f'cycle {k}'].argmax(1) == y, P['shipped'].argmax(1) == y
+        res[n] = {'accuracy': float((P[n].argmax(1) == y).mean()), 'accuracy_flip': float((((P[n] + mirror) / 2).argmax(1) == y).mean())}
+    res['average of both'] = {'accuracy': float(((P['shipped'] + P[name]) / 2).argmax(1).__eq__(y).mean())}
+    a, b = P[name].argmax(1) == y, P['shipped'].argmax(1) == y
     res['difference'] = {'accuracy': float(a.mean() - b.mean()), 'ci95': bootstrap_ci(a, b, lambda u, v: u.mean() - v.mean(), 1000, 0), 'mcnemar_p': mcnemar_p(a, b)}
-    write_json(LOG / f'c{k}' / 'valid_vs_shipped.json', res); print(json.dumps(res, indent=1))
+    write_json(out / 'valid_vs_shipped.json', res); print(json.dumps(res, indent=1))
 
 def teach():
-    "The teacher: the shipped model and every recorded cycle's best weights still on this machine, averaged (calibrated, with flip), for every training image."
+    "The teacher: the shipped model, every recorded cycle's best weights and the wide run's still on this machine, averaged (calibrated, with flip), for every training image."
     from fer_nb.core import packaged_model
     from fer_nb.training.train import prepare_data
     from fer_nb.training.distill import save_soft_targets
     import torch; torch.set_num_threads(int(os.environ.get('FER_NB_TRAIN_THREADS', '1')))
     models = {'shipped': packaged_model(), **{f"cycle {r['cycle']}": run_dir(int(r['cycle'])) / 'best.safetensors' for r in cycles()
                                               if (run_dir(int(r['cycle'])) / 'best.safetensors').is_file()}}
+    if (WIDE_DIR / 'best.safetensors').is_file(): models['wide run'] = WIDE_DIR / 'best.safetensors'
     tr = prepare_data({'data': DATA, 'split_seed': 42})['train']
     save_soft_targets(SOFT, models, tr.images)
     print(f"{SOFT}: {len(tr):,} training images, teachers {', '.join(models)} ({SOFT.stat().st_size / 1e6:.2f} MB)")
 
 if __name__ == '__main__':
-    {'start': start, 'status': status, 'record': record, 'compare': compare, 'teach': teach, 'wide': wide, 'record_wide': record_wide}[sys.argv[1] if len(sys.argv) > 1 else 'status']()
+    {'start': start, 'status': status, 'record': record, 'compare': compare, 'teach': teach, 'wide': wide, 'record_wide': record_wide}[sys.argv[1] if len(sys.argv) > 1 else 'status'](*sys.argv[2:])
