@@ -29,11 +29,13 @@ class FERData:
     names: np.ndarray
     source: str = ''
     skipped: list = field(default_factory=list)  # (name, reason) of files left out with `skip_bad=True`
+    votes: np.ndarray | None = None              # (N,10) FER+ votes per image (NaN where FER+ has none), see 04_data.ferplus; None: not attached
 
     def __len__(self): return len(self.labels)
     def __getitem__(self, idx):
         "A subset selected by a boolean mask or index array."
-        return FERData(self.images[idx], self.labels[idx], self.splits[idx], self.names[idx], self.source)
+        return FERData(self.images[idx], self.labels[idx], self.splits[idx], self.names[idx], self.source,
+                       votes=None if self.votes is None else self.votes[idx])
     def split(self, *names) -> FERData:
         "The images whose original split is one of `names` (e.g. 'Training', 'PublicTest')."
         for n in names:
@@ -261,8 +263,12 @@ def load_fer2013(path=None,          # folder, .zip, .tar(.gz/.xz) or .csv; None
                  resize=False,       # resize images that are not 48x48 instead of raising
                  cache_path=None,    # folder for the cache (default `cache_dir()`)
                  verbose=False,      # print where the data came from and how long it took
+                 ferplus=False,      # attach FER+'s ten votes per image (`votes`): True (look for fer2013new.csv) or its path
                 ) -> FERData:
-    "Load FER2013 from any accepted layout as `FERData`, decoding once and caching the arrays."
+    "Load FER2013 from any accepted layout as `FERData`, decoding once and caching the arrays; with `ferplus`, FER+'s votes attached."
+    if ferplus is not False:
+        from fer_nb.data.ferplus import with_votes  # FER+ sits on top of this module
+        return with_votes(load_fer2013(path, cache, skip_bad, resize, cache_path, verbose), None if ferplus is True else ferplus, verbose)
     p = find_fer2013(path)
     if p.is_dir() and (p / 'fer2013.csv').is_file() and not any((p / f).is_dir() for f in ('train', 'test', 'fer2013')): p = p / 'fer2013.csv'
     kind = _source_kind(p); t0 = time.perf_counter()
