@@ -17,12 +17,12 @@ from tqdm.auto import tqdm
 
 # %% auto #0
 __all__ = ['EMOTIONS', 'NUM_CLASSES', 'FER2013_CSV_NAMES', 'CSV_ID_TO_LABEL', 'SPLITS', 'IMG_SIZE', 'NORM_MEAN', 'NORM_STD',
-           'EMOTION_COLORS', 'UNCERTAIN_COLOR', 'UNCERTAIN_BELOW', 'EXTRAS', 'SAMPLES_DIR', 'STATIC_DIR', 'IMAGE_EXTS',
-           'WEIGHTS_DIR', 'PACKAGED_MODEL', 'PACKAGED_ONNX', 'PACKAGED_INT8', 'CLI_ERRORS', 'emotion_label',
-           'emotion_color', 'MissingExtra', 'require', 'get_device', 'seed_everything', 'project_root', 'data_dir',
-           'cache_dir', 'regenerating', 'figures_dir', 'shared_data_dir', 'packaged_model', 'resolve_checkpoint',
-           'atomic_path', 'file_lock', 'cache_key', 'file_digest', 'write_json', 'in_processes', 'markdown_table',
-           'cli_errors']
+           'FERPLUS_EMOTIONS', 'LABEL_SETS', 'EMOTION_COLORS', 'UNCERTAIN_COLOR', 'UNCERTAIN_BELOW', 'EXTRAS',
+           'SAMPLES_DIR', 'STATIC_DIR', 'IMAGE_EXTS', 'WEIGHTS_DIR', 'PACKAGED_MODEL', 'PACKAGED_ONNX', 'PACKAGED_INT8',
+           'CLI_ERRORS', 'emotion_label', 'emotion_color', 'MissingExtra', 'require', 'get_device', 'seed_everything',
+           'project_root', 'data_dir', 'cache_dir', 'regenerating', 'figures_dir', 'shared_data_dir', 'packaged_model',
+           'resolve_checkpoint', 'atomic_path', 'file_lock', 'cache_key', 'file_digest', 'write_json', 'in_processes',
+           'markdown_table', 'cli_errors']
 
 # %% ../nbs/00_core.ipynb #eac5496a
 EMOTIONS = ('angry', 'disgust', 'fear', 'happy', 'neutral', 'sad', 'surprise')  # label i is EMOTIONS[i]
@@ -32,6 +32,8 @@ CSV_ID_TO_LABEL = np.array([EMOTIONS.index(n.lower()) for n in FER2013_CSV_NAMES
 SPLITS = ('Training', 'PublicTest', 'PrivateTest')  # the original FER2013 splits, as in the csv's Usage column
 IMG_SIZE = 48  # FER2013 faces are 48x48 grayscale
 NORM_MEAN, NORM_STD = 0.5077, 0.2551  # pixel mean/std (0-1 scale) of the Training split; recomputed and checked in 01_data.load
+FERPLUS_EMOTIONS = ('angry', 'contempt', 'disgust', 'fear', 'happy', 'neutral', 'sad', 'surprise')  # FER+'s eight emotions (04_data.ferplus): ours and contempt
+LABEL_SETS = {'fer2013': EMOTIONS, 'ferplus': FERPLUS_EMOTIONS}  # what a model's answer can be in: FER2013's labels, or what FER+'s ten annotators say
 
 # %% ../nbs/00_core.ipynb #23c45d15
 def emotion_label(emotion) -> int:
@@ -46,14 +48,15 @@ def emotion_label(emotion) -> int:
 # %% ../nbs/00_core.ipynb #38e5560e
 EMOTION_COLORS = {  # hex RGB, one per emotion
     'angry': '#d62728', 'disgust': '#2ca02c', 'fear': '#9467bd', 'happy': '#ffbf00',
-    'neutral': '#8c8c8c', 'sad': '#1f77b4', 'surprise': '#ff7f0e'}
+    'neutral': '#8c8c8c', 'sad': '#1f77b4', 'surprise': '#ff7f0e', 'contempt': '#8c564b'}
 UNCERTAIN_COLOR = '#c8b560'  # muted yellow: the model is not sure
 
 def _hex_rgb(h): return tuple(int(h[i:i+2], 16) for i in (1, 3, 5))
 
 def emotion_color(emotion, fmt='hex'):
     "Colour of `emotion` (name or index; 'uncertain' too) as 'hex', 'rgb' (0-255) or 'bgr' (for OpenCV)."
-    h = UNCERTAIN_COLOR if str(emotion).lower() == 'uncertain' else EMOTION_COLORS[EMOTIONS[emotion_label(emotion)]]
+    name = str(emotion).strip().lower()
+    h = UNCERTAIN_COLOR if name == 'uncertain' else EMOTION_COLORS[name] if name in EMOTION_COLORS else EMOTION_COLORS[EMOTIONS[emotion_label(emotion)]]
     if fmt == 'hex': return h
     if fmt == 'rgb': return _hex_rgb(h)
     if fmt == 'bgr': return _hex_rgb(h)[::-1]

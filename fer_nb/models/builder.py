@@ -13,14 +13,15 @@ from torch import nn
 from safetensors.torch import save_file
 import fer_nb
 from .. import __version__
-from ..core import EMOTIONS, NUM_CLASSES, IMG_SIZE, NORM_MEAN, NORM_STD, get_device, project_root, atomic_path, WEIGHTS_DIR, PACKAGED_MODEL, packaged_model, resolve_checkpoint
+from ..core import EMOTIONS, NUM_CLASSES, LABEL_SETS, IMG_SIZE, NORM_MEAN, NORM_STD, get_device, project_root, atomic_path, WEIGHTS_DIR, PACKAGED_MODEL, packaged_model, resolve_checkpoint
 from .resnet import ResNetFER, STEMS, read_state_dict, state_dict_differences
 from .zoo import VGGFER, SimpleCNN, TorchvisionFER, ViTFER, resnet18_cbam
 from ..data.transforms import eval_transform
 
 # %% auto #0
 __all__ = ['MODELS', 'LEGACY_ARCHITECTURES', 'ModelEntry', 'list_models', 'model_options', 'create_model', 'model_spec',
-           'default_target_layer', 'model_logits', 'save_model', 'file_spec', 'load_weights', 'load_model']
+           'default_target_layer', 'model_logits', 'label_sets', 'temperature_key', 'save_model', 'file_spec',
+           'load_weights', 'load_model']
 
 # %% ../../nbs/12_models.builder.ipynb #f294c275
 @dataclass(frozen=True)
@@ -95,10 +96,18 @@ def model_logits(model: nn.Module, X: torch.Tensor, batch_size: int = 256, mean=
     amp = torch.autocast('cuda', dtype=torch.bfloat16) if X.device.type == 'cuda' else torch.autocast('cpu', enabled=False)
     for i in range(0, len(X), batch_size):
         with amp: out.append(model(norm(X[i:i + batch_size]).contiguous(memory_format=torch.channels_last)).float())
-    return torch.cat(out) if out else torch.empty(0, NUM_CLASSES, device=X.device)
+    return torch.cat(out) if out else torch.empty(0, len(getattr(model, 'emotions', EMOTIONS)), device=X.device)
 
 # %% ../../nbs/12_models.builder.ipynb #bc0bb2a8
-_RESERVED_META = ('architecture', 'options', 'stem', 'width', 'classes', 'fer_nb_version', 'dtype')
+_RESERVED_META = ('architecture', 'options', 'stem', 'width', 'classes', 'label_sets', 'fer_nb_version', 'dtype')
+
+def label_sets(model) -> dict:
+    "{label set: class names} that `model` answers in, its default first (a network without heads: FER2013's seven labels)."
+    return {h: LABEL_SETS[h] for h in getattr(_unwrap(model), 'heads', ('fer2013',))}
+
+def temperature_key(label_set: str, first: str) -> str:
+    "The header field of a head's calibration temperature: 'temperature' for the first label set (as in single-head files), else 'temperature_<name>'."
+    return 'temperature' if label_set == first else f'temperature_{label_set}'
 LEGACY_ARCHITECTURES = {'fer_nb.ResNetFER/resnet18': 'resnet18'}   # files written before the registry: stem and width fields
 
 def save_model(model, path, dtype=torch.float32, **meta) -> Path:  # dtype: float tensors are stored in it (torch.float16 halves the file)
@@ -109,8 +118,8 @@ def save_model(model, path, dtype=torch.float32, **meta) -> Path:  # dtype: floa
     bad = [k for k in meta if k in _RESERVED_META]
     if bad: raise ValueError(f"Metadata fields {bad} describe the network and are written by save_model; they cannot be set")
     if dtype not in (torch.float32, torch.float16, torch.bfloat16): raise ValueError(f"dtype must be float32, float16 or bfloat16, not {dtype}")
-    header = {'architecture': name, 'options': json.dumps(options), 'classes': ','.join(EMOTIONS), 'norm_mean': NORM_MEAN,
-              'norm_std': NORM_STD, 'img_size': IMG_SIZE, 'fer_nb_version': __version__, 'dtype': str(dtype).removeprefix('torch.'), **meta}
+    header = {'architecture': name, 'options': json.dumps(options), 'classes': ','.join(label_sets(model)[model.heads[0]] if hasattr(model, 'heads') else EMOTIONS),
+              'label_sets': ','.join(label_sets(model)), 'norm_mean': NORM_MEAN, 'norm_std': NORM_STD, 'img_size': IMG_SIZE, 'fer_nb_version': __version__, 'dtype': str(dtype).removeprefix('torch.'), **meta}
     path.parent.mkdir(parents=True, exist_ok=True)
     cast = lambda v: v.to(dtype) if v.is_floating_point() else v
     with atomic_path(path) as tmp:                      # a run stopped mid-write keeps the file before
@@ -131,8 +140,9 @@ def file_spec(meta: dict, sd: dict | None = None) -> tuple[str, dict]:
 def _parse_meta(meta: dict, sd: dict | None = None) -> dict:
     "Header strings, with the numeric fields as numbers and the architecture's options as a dict."
     out = dict(meta)
-    for k, t in (('norm_mean', float), ('norm_std', float), ('temperature', float), ('img_size', int), ('width', int)):
+    for k, t in (('norm_mean', float), ('norm_std', float), ('img_size', int), ('width', int)):
         if k in out: out[k] = t(out[k])
+    for k in [k for k in out if k == 'temperature' or k.startswith('temperature_')]: out[k] = float(out[k])   # one per head
     if 'architecture' in out: out['architecture'], out['options'] = file_spec(meta, sd)
     return out
 
@@ -144,7 +154,8 @@ def _meta_differences(meta: dict, model) -> list[str]:
     except ValueError as e: return [str(e)]
     diffs = [f"architecture: file has {got_name!r}, expected {name!r}"] if got_name != name else []
     diffs += [f"{k}: file has {str(got[k])!r}, expected {str(options.get(k))!r}" for k in got if got[k] != options.get(k)]
-    if meta.get('classes', ','.join(EMOTIONS)) != ','.join(EMOTIONS): diffs.append(f"classes: file has {meta['classes']!r}, expected {','.join(EMOTIONS)!r}")
+    want = ','.join(next(iter(label_sets(model).values())))
+    if meta.get('classes', ','.join(EMOTIONS)) != want: diffs.append(f"classes: file has {meta['classes']!r}, expected {want!r}")
     return diffs
 
 def _load_into(model, sd, meta, path):

@@ -13,7 +13,7 @@ from torch import nn
 import torchvision
 from safetensors import safe_open
 from safetensors.torch import load_file
-from ..core import NUM_CLASSES, IMG_SIZE
+from ..core import NUM_CLASSES, IMG_SIZE, LABEL_SETS
 from torchvision.models.resnet import BasicBlock
 
 # %% auto #0
@@ -168,14 +168,20 @@ class ResNetFER(FreezableBackbone):
                  pretrained=None,       # None (from scratch), 'imagenet', a .pth/.safetensors resnet18 state dict path, or a state dict
                  width: int = 64,       # channels of the first stage (64: ResNet-18; 32: a quarter of the weights and compute)
                  depth: int = 18,       # 18 (ResNet-18) or 34 (ResNet-34)
-                 dropout: float = 0.5): # dropout before the head's first layer (half of it before the last)
+                 dropout: float = 0.5,  # dropout before the head's first layer (half of it before the last)
+                 heads=('fer2013',)):   # the label sets it answers in (`LABEL_SETS`), one head each; the first answers by default
         super().__init__()
+        heads = (heads,) if isinstance(heads, str) else tuple(heads)
+        bad = [h for h in heads if h not in LABEL_SETS]
+        if bad or not heads or len(set(heads)) != len(heads):
+            raise ValueError(f"heads must be distinct label sets among {tuple(LABEL_SETS)}, not {heads!r}")
         if depth not in DEPTHS: raise ValueError(f"depth must be one of {tuple(DEPTHS)}, not {depth!r}")
         if not (isinstance(width, int) and width >= 8): raise ValueError(f"width must be an int >= 8, not {width!r}")
         if not 0 <= dropout < 1: raise ValueError(f"dropout must be in [0, 1), not {dropout!r}")
         if width != 64 and pretrained is not None: raise ValueError(f"pretrained weights exist for width 64 only, not width={width}")
         self.stem, self.width, self.depth, self.backbone_frozen = _check_stem(stem), width, depth, False
-        self.arch, self.options = f'resnet{depth}', {'stem': stem, 'width': width, 'dropout': dropout}   # what `save_model` writes (see 12_models.builder)
+        self.arch, self.options = f'resnet{depth}', {'stem': stem, 'width': width, 'dropout': dropout, 'heads': list(heads)}   # what `save_model` writes (see 12_models.builder)
+        self.heads, self.label_set = heads, heads[0]
         net = resnet_backbone(pretrained, depth) if width == 64 else narrow_resnet(width, depth)
         if stem == 'cifar':
             net.conv1 = _new_conv1(3, 1, width)
@@ -186,13 +192,35 @@ class ResNetFER(FreezableBackbone):
         net.maxpool = _stem_maxpool(stem)
         self.features = nn.Sequential(OrderedDict((n, getattr(net, n)) for n in BACKBONE_STAGES))
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(8 * width, 256), nn.BatchNorm1d(256), nn.ReLU(inplace=True),
-                                  nn.Dropout(dropout / 2), nn.Linear(256, NUM_CLASSES))
+        make_head = lambda n: nn.Sequential(nn.Dropout(dropout), nn.Linear(8 * width, 256), nn.BatchNorm1d(256), nn.ReLU(inplace=True),
+                                            nn.Dropout(dropout / 2), nn.Linear(256, n))
+        self.head = make_head(len(LABEL_SETS[heads[0]]))        # `head` as in every earlier file; more label sets: `head_<name>`
+        for h in heads[1:]: setattr(self, f'head_{h}', make_head(len(LABEL_SETS[h])))
+
+    @property
+    def emotions(self) -> tuple:
+        "The class names of the answer `forward` gives now, in output order."
+        return LABEL_SETS[self.label_set]
+
+    def head_of(self, label_set: str) -> nn.Module:
+        "The head that answers in `label_set`."
+        if label_set not in self.heads: raise ValueError(f"this network answers in {self.heads}, not {label_set!r}")
+        return self.head if label_set == self.heads[0] else getattr(self, f'head_{label_set}')
+
+    def use(self, label_set: str):
+        "Answer in `label_set` from now on (one of `heads`); returns the network."
+        self.head_of(label_set); self.label_set = label_set; return self
+
+    def forward_heads(self, x: torch.Tensor) -> tuple:
+        "Every head's logits, in `heads` order, from one pass through the backbone."
+        check_faces(x, 'ResNetFER')
+        z = torch.flatten(self.pool(self.features(x)), 1)
+        return tuple(self.head_of(h)(z) for h in self.heads)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        "Logits (B, 7) in `EMOTIONS` order for images `x` of shape (B, 1, H, W)."
+        "Logits (B, C) in `emotions` order (FER2013's seven by default) for images `x` of shape (B, 1, H, W)."
         check_faces(x, 'ResNetFER')
-        return self.head(torch.flatten(self.pool(self.features(x)), 1))
+        return self.head_of(self.label_set)(torch.flatten(self.pool(self.features(x)), 1))
 
 
 # %% ../../nbs/10_models.resnet.ipynb #484b7043
