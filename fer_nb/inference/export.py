@@ -10,6 +10,7 @@ import numpy as np, torch
 from ..core import *
 from .detect import preprocess_faces
 from ..models.builder import load_model
+from .predict import onnx_outputs
 from ..data.load import load_fer2013
 
 # %% auto #0
@@ -39,6 +40,16 @@ def _is_export_of(path: Path, key: str, opset: int) -> bool:
     except Exception: return False                       # unreadable: export again
     return m.get('checkpoint_sha256') == key and m.get('opset') == str(opset)
 
+def _label_meta(model) -> dict:
+    "What the predictor needs of each head, for the ONNX metadata: label sets, their classes, their temperatures; `model` set to export every head."
+    heads = getattr(model, 'heads', ('fer2013',))
+    if len(heads) > 1: model.use(None)              # forward returns every head's logits, in `heads` order
+    meta = {'label_sets': ','.join(heads), 'classes': ','.join(LABEL_SETS[heads[0]])}
+    for h in heads:
+        k = temperature_key(h, heads[0]); meta[k] = getattr(model, 'meta', {}).get(k, 1.0)
+        if h != heads[0]: meta[f'classes_{h}'] = ','.join(LABEL_SETS[h])
+    return meta
+
 def export_onnx(checkpoint=None, out=None, opset: int = 18) -> Path:
     "ONNX export (logits, dynamic batch) of `checkpoint`; cached under its hash and `opset`, re-exported unless the file's metadata match."
     ck = resolve_checkpoint(checkpoint); key = file_digest(ck)
@@ -46,15 +57,14 @@ def export_onnx(checkpoint=None, out=None, opset: int = 18) -> Path:
     if _is_export_of(out, key, opset): return out
     with file_lock(out):
         if _is_export_of(out, key, opset): return out   # another process exported it while we waited
-        model = load_model(ck, device='cpu').eval()
+        model = load_model(ck, device='cpu').eval(); labels = _label_meta(model)
         with atomic_path(out) as tmp:
             with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
                 warnings.simplefilter('ignore')
                 torch.onnx.export(model, (torch.zeros(2, 1, IMG_SIZE, IMG_SIZE),), str(tmp), input_names=['faces'],
-                                  output_names=['logits'], opset_version=opset, dynamo=True, external_data=False,
+                                  output_names=onnx_outputs(labels['label_sets'].split(',')), opset_version=opset, dynamo=True, external_data=False,
                                   dynamic_shapes=({0: torch.export.Dim('batch', min=1, max=4096)},), verbose=False)
-            _add_metadata(tmp, classes=','.join(EMOTIONS), norm_mean=model.meta.get('norm_mean', NORM_MEAN),
-                          norm_std=model.meta.get('norm_std', NORM_STD), temperature=model.meta.get('temperature', 1.0),
+            _add_metadata(tmp, **labels, norm_mean=model.meta.get('norm_mean', NORM_MEAN), norm_std=model.meta.get('norm_std', NORM_STD),
                           checkpoint_sha256=key, opset=opset, precision='fp32')
     return out
 
@@ -120,10 +130,10 @@ def export_onnx_shared(checkpoint=None, out=None, opset: int = 18) -> Path:
     from onnx import helper, numpy_helper, TensorProto
     ck = resolve_checkpoint(checkpoint); out = Path(out) if out else ck.with_suffix('.onnx')
     if out.parent.resolve() != ck.parent.resolve(): raise ValueError(f"{out} must sit in the folder of {ck.name}: it reads its weights from there")
-    model = load_model(ck, device='cpu').eval()
+    model = load_model(ck, device='cpu').eval(); labels = _label_meta(model)
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter('ignore')
-        prog = torch.onnx.export(model, (torch.zeros(2, 1, IMG_SIZE, IMG_SIZE),), None, input_names=['faces'], output_names=['logits'],
+        prog = torch.onnx.export(model, (torch.zeros(2, 1, IMG_SIZE, IMG_SIZE),), None, input_names=['faces'], output_names=onnx_outputs(labels['label_sets'].split(',')),
                                  opset_version=opset, dynamo=True, optimize=False, verbose=False,
                                  dynamic_shapes=({0: torch.export.Dim('batch', min=1, max=4096)},))
     onnxscript.optimizer.fold_constants(prog.model); onnxscript.optimizer.remove_unused_nodes(prog.model)
@@ -145,8 +155,8 @@ def export_onnx_shared(checkpoint=None, out=None, opset: int = 18) -> Path:
     del m.graph.initializer[:]; m.graph.initializer.extend(inits)
     nodes = casts + list(m.graph.node); del m.graph.node[:]; m.graph.node.extend(nodes)
     for n in m.graph.node: n.doc_string = ''; del n.metadata_props[:]     # the exporter's stack traces: not for users
-    for k, v in dict(classes=','.join(EMOTIONS), norm_mean=model.meta.get('norm_mean', NORM_MEAN), norm_std=model.meta.get('norm_std', NORM_STD),
-                     temperature=model.meta.get('temperature', 1.0), checkpoint_sha256=file_digest(ck), opset=opset, precision='fp32',
+    for k, v in dict(**labels, norm_mean=model.meta.get('norm_mean', NORM_MEAN), norm_std=model.meta.get('norm_std', NORM_STD),
+                     checkpoint_sha256=file_digest(ck), opset=opset, precision='fp32',
                      weights=f'{ck.name} (shared, {header[next(iter(header))]["dtype"]})').items():
         m.metadata_props.add(key=k, value=str(v))
     with atomic_path(out) as tmp: onnx.save(m, str(tmp))

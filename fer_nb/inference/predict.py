@@ -10,7 +10,7 @@ from ..core import *
 from .detect import preprocess_faces
 
 # %% auto #0
-__all__ = ['BACKENDS', 'softmax', 'onnx_model_file', 'EmotionPredictor', 'backend_agreement']
+__all__ = ['BACKENDS', 'softmax', 'onnx_outputs', 'onnx_model_file', 'EmotionPredictor', 'backend_agreement']
 
 # %% ../../nbs/42_inference.predict.ipynb #d27d658c
 BACKENDS = ('torch', 'onnx', 'onnx-int8')  # PyTorch eager, ONNX Runtime fp32, ONNX Runtime static int8
@@ -18,6 +18,10 @@ BACKENDS = ('torch', 'onnx', 'onnx-int8')  # PyTorch eager, ONNX Runtime fp32, O
 def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
     "Softmax along `axis`, shifted by the maximum so that large logits cannot overflow."
     e = np.exp(z - z.max(axis, keepdims=True)); return e / e.sum(axis, keepdims=True)
+
+def onnx_outputs(heads) -> list[str]:
+    "The ONNX graph's output names for a network with `heads`: 'logits' for the first label set (as in every single-head export), 'logits_<name>' for the others."
+    return ['logits'] + [f'logits_{h}' for h in heads[1:]]
 
 def onnx_model_file(checkpoint, backend: str = 'onnx', calib_images=None) -> Path:
     "The ONNX file that `backend` runs for `checkpoint`: the one shipped with the packaged model, else an export (which needs PyTorch)."
@@ -29,13 +33,14 @@ def onnx_model_file(checkpoint, backend: str = 'onnx', calib_images=None) -> Pat
     return export_onnx(ck) if backend == 'onnx' else quantize_onnx(ck, calib_images)
 
 class EmotionPredictor:
-    "Emotion probabilities (N,7) for the face crops of a frame, in one batch, with PyTorch or ONNX Runtime (fp32 or int8)."
+    "Emotion probabilities (N,C) in `emotions` order for the face crops of a frame, in one batch, with PyTorch or ONNX Runtime (fp32 or int8)."
     def __init__(self,
                  checkpoint=None,        # .safetensors file or run folder; None: the model packaged with fer_nb
                  backend: str = 'onnx',  # 'torch', 'onnx' (ONNX Runtime fp32) or 'onnx-int8' (static int8)
                  threads: int | None = None,  # ONNX Runtime's intra-op threads (None: 2); PyTorch's are process-wide, set them with torch.set_num_threads
                  calib_images=None,      # int8 only: (N,48,48) uint8 calibration images (None: the shipped int8 file for the packaged model, else 300 FER2013 training images)
-                 flip: bool = False):    # average each face's probabilities with its mirror image's (test-time augmentation; twice the classifier's work)
+                 flip: bool = False,     # average each face's probabilities with its mirror image's (test-time augmentation; twice the classifier's work)
+                 labels: str | None = None):  # the label set to answer in: 'ferplus' (FER+'s eight emotions: what ten people see) or 'fer2013'; None: the model's first
         if backend not in BACKENDS: raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
         self.checkpoint, self.backend, self.flip = resolve_checkpoint(checkpoint), backend, bool(flip)
         if backend == 'torch':
@@ -44,7 +49,7 @@ class EmotionPredictor:
             self._torch = require('torch', 'train', "backend='torch'")
             from fer_nb.models.builder import load_model  # needs PyTorch: only for the torch back end
             self.model = load_model(self.checkpoint, device='cpu').to(memory_format=self._torch.channels_last)
-            meta, self.onnx_path = self.model.meta, None
+            meta, self.onnx_path, sets = self.model.meta, None, list(getattr(self.model, 'heads', ('fer2013',)))
         else:
             self.onnx_path = onnx_model_file(self.checkpoint, backend, calib_images)
             so = ort.SessionOptions()
@@ -55,8 +60,14 @@ class EmotionPredictor:
             meta = self.session.get_modelmeta().custom_metadata_map
             if meta.get('checkpoint_sha256') != file_digest(self.checkpoint):
                 raise RuntimeError(f"{self.onnx_path.name} was made from another model than {self.checkpoint.name}: ship them together (fer-ship)")
+            sets = meta.get('label_sets', 'fer2013').split(',')
+        self.labels = sets[0] if labels is None else labels
+        if self.labels not in sets: raise ValueError(f"{self.checkpoint.name} answers in {', '.join(sets)}, not {labels!r}")
+        self.label_sets, self.emotions = tuple(sets), LABEL_SETS[self.labels]   # the class names, in output order
+        if backend == 'torch': self.model.use(self.labels)
+        else: self._output = onnx_outputs(sets)[sets.index(self.labels)]
         self.mean, self.std = float(meta.get('norm_mean', NORM_MEAN)), float(meta.get('norm_std', NORM_STD))
-        self.temperature = float(meta.get('temperature', 1.0))  # fitted on the validation slice at training time (1: none)
+        self.temperature = float(meta.get(temperature_key(self.labels, sets[0]), 1.0))  # fitted on the validation slice at training time (1: none)
         self._check()
 
     def _check(self):
@@ -67,7 +78,7 @@ class EmotionPredictor:
         if not (np.isfinite(self.std) and self.std > 0 and np.isfinite(self.mean)):
             raise ValueError(f"{name}: its normalisation (mean {self.mean}, std {self.std}) is not usable; the file is damaged")
         probe = self.logits(np.zeros((1, 1, IMG_SIZE, IMG_SIZE), np.float32))   # a NaN or infinite weight anywhere reaches the logits
-        if probe.shape != (1, NUM_CLASSES): raise ValueError(f"{name} gives outputs of shape {probe.shape}, not (1, {NUM_CLASSES}): not an emotion model")
+        if probe.shape != (1, len(self.emotions)): raise ValueError(f"{name} gives outputs of shape {probe.shape}, not (1, {len(self.emotions)}): not an emotion model")
         if not np.isfinite(probe).all(): raise ValueError(f"{name} gives non-finite outputs (NaN or infinite weights); the file is damaged")
 
     def preprocess(self, crops) -> np.ndarray:
@@ -75,26 +86,26 @@ class EmotionPredictor:
         return preprocess_faces(crops, self.mean, self.std)
 
     def logits(self, x: np.ndarray) -> np.ndarray:
-        "The model's logits (N,7) for a preprocessed batch."
+        "The model's logits (N,C) for a preprocessed batch, in the predictor's label set."
         x = np.ascontiguousarray(x, np.float32)
-        if len(x) == 0: return np.zeros((0, NUM_CLASSES), np.float32)
+        if len(x) == 0: return np.zeros((0, len(self.emotions)), np.float32)
         if self.backend == 'torch':
             torch = self._torch
             with torch.inference_mode():
                 return self.model(torch.from_numpy(x).contiguous(memory_format=torch.channels_last)).numpy()
-        return self.session.run(None, {'faces': x})[0]
+        return self.session.run([self._output], {'faces': x})[0]
 
     def classify(self, x: np.ndarray) -> np.ndarray:
-        "Calibrated probabilities (N,7) in `EMOTIONS` order for a preprocessed batch: softmax(logits / temperature), with `flip` averaged with the mirror images' (one batch)."
+        "Calibrated probabilities (N,C) in `emotions` order for a preprocessed batch: softmax(logits / temperature), with `flip` averaged with the mirror images' (one batch)."
         if not self.flip: return softmax(self.logits(x) / self.temperature, axis=1).astype(np.float32)
         p = softmax(self.logits(np.concatenate([x, x[..., ::-1]])) / self.temperature, axis=1)
         return ((p[:len(x)] + p[len(x):]) / 2).astype(np.float32)
 
     def __call__(self, crops) -> np.ndarray:
-        "Probabilities (N,7) for a list of face crops."
+        "Probabilities (N,C) in `emotions` order for a list of face crops."
         return self.classify(self.preprocess(crops))
 
-    def __repr__(self): return f"EmotionPredictor({self.checkpoint.name}, backend={self.backend!r}, temperature={self.temperature:.3g}{', flip' if self.flip else ''})"
+    def __repr__(self): return f"EmotionPredictor({self.checkpoint.name}, backend={self.backend!r}, labels={self.labels!r}, temperature={self.temperature:.3g}{', flip' if self.flip else ''})"
 
 # %% ../../nbs/42_inference.predict.ipynb #4c55ba10
 def backend_agreement(predictors: dict, images, labels, reference: str = 'torch', batch_size: int = 256) -> pd.DataFrame:

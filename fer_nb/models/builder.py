@@ -20,8 +20,8 @@ from ..data.transforms import eval_transform
 
 # %% auto #0
 __all__ = ['MODELS', 'LEGACY_ARCHITECTURES', 'ModelEntry', 'list_models', 'model_options', 'create_model', 'model_spec',
-           'default_target_layer', 'model_logits', 'label_sets', 'temperature_key', 'save_model', 'file_spec',
-           'load_weights', 'load_model']
+           'default_target_layer', 'model_logits', 'label_sets', 'save_model', 'file_spec', 'load_weights',
+           'load_model']
 
 # %% ../../nbs/12_models.builder.ipynb #f294c275
 @dataclass(frozen=True)
@@ -104,10 +104,6 @@ _RESERVED_META = ('architecture', 'options', 'stem', 'width', 'classes', 'label_
 def label_sets(model) -> dict:
     "{label set: class names} that `model` answers in, its default first (a network without heads: FER2013's seven labels)."
     return {h: LABEL_SETS[h] for h in getattr(_unwrap(model), 'heads', ('fer2013',))}
-
-def temperature_key(label_set: str, first: str) -> str:
-    "The header field of a head's calibration temperature: 'temperature' for the first label set (as in single-head files), else 'temperature_<name>'."
-    return 'temperature' if label_set == first else f'temperature_{label_set}'
 LEGACY_ARCHITECTURES = {'fer_nb.ResNetFER/resnet18': 'resnet18'}   # files written before the registry: stem and width fields
 
 def save_model(model, path, dtype=torch.float32, **meta) -> Path:  # dtype: float tensors are stored in it (torch.float16 halves the file)

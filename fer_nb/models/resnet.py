@@ -207,9 +207,10 @@ class ResNetFER(FreezableBackbone):
         if label_set not in self.heads: raise ValueError(f"this network answers in {self.heads}, not {label_set!r}")
         return self.head if label_set == self.heads[0] else getattr(self, f'head_{label_set}')
 
-    def use(self, label_set: str):
-        "Answer in `label_set` from now on (one of `heads`); returns the network."
-        self.head_of(label_set); self.label_set = label_set; return self
+    def use(self, label_set: str | None):
+        "Answer in `label_set` from now on (one of `heads`; None: every head's logits as a tuple, as the ONNX export wants them); returns the network."
+        if label_set is not None: self.head_of(label_set)
+        self.label_set = label_set; return self
 
     def forward_heads(self, x: torch.Tensor) -> tuple:
         "Every head's logits, in `heads` order, from one pass through the backbone."
@@ -219,6 +220,7 @@ class ResNetFER(FreezableBackbone):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         "Logits (B, C) in `emotions` order (FER2013's seven by default) for images `x` of shape (B, 1, H, W)."
+        if self.label_set is None: return self.forward_heads(x)
         check_faces(x, 'ResNetFER')
         return self.head_of(self.label_set)(torch.flatten(self.pool(self.features(x)), 1))
 

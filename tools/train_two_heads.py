@@ -1,0 +1,101 @@
+"""Stage 2 of the shipped model: one backbone, two heads. It starts from the FER+ network (tools/train_ferplus.py) and
+trains the whole network a little longer with a second head for FER2013's labels: the FER+ head keeps learning the
+vote distributions (mode 'crossentropy'), the FER2013 head learns FER2013's labels with label smoothing 0.1, half of
+each target from the long run's teacher (results/longrun/soft_targets.npz: the shipped FER2013 model and cycles 1-4
+averaged). The epoch is chosen on the validation slice by the mean of the two heads' accuracies (FER+ majority, FER2013
+label); both temperatures are fitted there, the FER+ head's against the vote shares. Writes OUT/two_heads.safetensors
+(a fer_nb model answering in FER+ by default) and OUT/two_heads.json (the history and the choice).
+
+    nice python tools/train_two_heads.py [--ferplus ~/.cache/fer_nb/runs/ferplus/best.safetensors] [--epochs 20]
+"""
+import argparse, json, time
+from pathlib import Path
+import numpy as np, torch
+from torch import nn
+from safetensors import safe_open
+from safetensors.torch import load_file
+from scipy.optimize import minimize_scalar
+from scipy.special import log_softmax
+from fer_nb.core import seed_everything
+from fer_nb.data.load import load_fer2013
+from fer_nb.data.split import split_fer2013
+from fer_nb.data.ferplus import ferplus_targets, majority_labels, vote_shares
+from fer_nb.data.transforms import BatchAugment
+from fer_nb.models.resnet import ResNetFER
+from fer_nb.models.builder import save_model, model_logits
+from fer_nb.training.distill import soft_targets_for
+from fer_nb.training.losses import make_loss
+from fer_nb.training.calibration import fit_temperature
+
+RUN = Path.home() / '.cache/fer_nb/runs/ferplus'
+ap = argparse.ArgumentParser()
+ap.add_argument('--ferplus', default=str(RUN / 'best.safetensors'))   # stage 1's best network
+ap.add_argument('--epochs', type=int, default=20)
+ap.add_argument('--lr', type=float, default=3e-4)
+ap.add_argument('--weight_fer2013', type=float, default=1.0)            # the FER2013 head's share of the loss (the FER+ head's is 1)
+ap.add_argument('--distill', type=float, default=0.5)
+ap.add_argument('--teacher', default='results/longrun/soft_targets.npz')
+ap.add_argument('--max_train', type=int, default=None)                  # quick checks only
+ap.add_argument('--out', default=str(RUN))
+a = ap.parse_args()
+seed_everything(0); out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
+
+parts = split_fer2013(load_fer2013(ferplus=True), valid_pct=0.1, seed=42)
+tr, va = parts['train'], parts['valid']
+if a.max_train: tr, va = tr[:a.max_train], va[:a.max_train // 4]
+T8, has8 = ferplus_targets(tr.votes, 'crossentropy')
+Xtr, ytr = torch.from_numpy(tr.images).unsqueeze(1), torch.from_numpy(tr.labels)
+T8, has8 = torch.from_numpy(T8), torch.from_numpy(has8)
+Xva = torch.from_numpy(va.images).unsqueeze(1)
+y8 = majority_labels(va.votes); m8 = y8 >= 0
+teacher = torch.from_numpy(soft_targets_for(a.teacher, tr.images)) if a.distill > 0 else None
+
+model = ResNetFER('seed', width=32, heads=('ferplus', 'fer2013'))
+r = model.load_state_dict(load_file(a.ferplus), strict=False)
+assert not r.unexpected_keys and all(k.startswith('head_fer2013.') for k in r.missing_keys), r
+model = model.to(memory_format=torch.channels_last)
+opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=0.01)
+sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=a.epochs, eta_min=1e-6)
+augment, loss7 = BatchAugment(scale=(0.8, 1.0), erasing_p=0.3), make_loss('ce', smoothing=0.1)
+
+def scores():
+    model.eval()
+    acc8 = float((model_logits(model.use('ferplus'), Xva).argmax(1).numpy()[m8] == y8[m8]).mean())
+    acc7 = float((model_logits(model.use('fer2013'), Xva).argmax(1).numpy() == va.labels).mean())
+    return acc8, acc7
+
+acc8, acc7 = scores(); history = [{'epoch': 0, 'valid_majority_acc_ferplus': acc8, 'valid_acc_fer2013': acc7}]
+print(json.dumps(history[-1]), flush=True)
+best = (-1, None, 0)
+for epoch in range(a.epochs):
+    t0 = time.perf_counter(); model.train(); tot = 0.
+    order = torch.randperm(len(Xtr), generator=torch.Generator().manual_seed(epoch))
+    for i in range(0, len(order), 64):
+        idx = order[i:i + 64]
+        z8, z7 = model.forward_heads(augment(Xtr[idx]).contiguous(memory_format=torch.channels_last))
+        h = has8[idx]
+        l8 = -(T8[idx][h] * z8[h].log_softmax(1)).sum(1).sum() / max(int(h.sum()), 1)
+        t7 = nn.functional.one_hot(ytr[idx], 7).float()
+        if teacher is not None: t7 = (1 - a.distill) * t7 + a.distill * teacher[idx]
+        loss = l8 + a.weight_fer2013 * loss7(z7, t7)
+        opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); tot += loss.item() * len(idx)
+    lr = opt.param_groups[0]['lr']; sched.step()
+    acc8, acc7 = scores()
+    history.append({'epoch': epoch + 1, 'lr': lr, 'train_loss': tot / len(order), 'valid_majority_acc_ferplus': acc8, 'valid_acc_fer2013': acc7,
+                    'seconds': time.perf_counter() - t0}); print(json.dumps(history[-1]), flush=True)
+    if (acc8 + acc7) / 2 > best[0]: best = ((acc8 + acc7) / 2, {k: v.clone() for k, v in model.state_dict().items()}, epoch + 1)
+    (out / 'two_heads_history.json').write_text(json.dumps(history, indent=1))
+model.load_state_dict(best[1]); model.eval()
+z8 = model_logits(model.use('ferplus'), Xva).numpy().astype(np.float64); share = vote_shares(va.votes); ok = np.isfinite(share).all(1)
+t8 = float(np.exp(minimize_scalar(lambda lt: float(-(share[ok] * log_softmax(z8[ok] / np.exp(lt), 1)).sum(1).mean()),
+                                  bounds=(np.log(0.05), np.log(20)), method='bounded').x))
+t7 = fit_temperature(model_logits(model.use('fer2013'), Xva).numpy(), va.labels)
+acc8, acc7 = scores(); meta1 = safe_open(a.ferplus, 'pt').metadata() or {}
+res = {'epoch': best[2], 'valid_majority_acc_ferplus': acc8, 'valid_acc_fer2013': acc7, 'temperature': round(t8, 4), 'temperature_fer2013': round(t7, 4),
+       'stage1': {'epochs': json.loads(meta1.get('recipe', '{}')).get('epochs'), 'best_epoch': meta1.get('epoch'), 'valid_majority_acc': meta1.get('valid_majority_acc')},
+       'recipe': {k: v for k, v in vars(a).items() if k not in ('out', 'ferplus')}, 'history': history}
+save_model(model.use('ferplus'), out / 'two_heads.safetensors', temperature=res['temperature'], temperature_fer2013=res['temperature_fer2013'],
+           valid_acc=f"{acc8:.4f}", valid_acc_fer2013=f"{acc7:.4f}", epoch=best[2],
+           recipe=json.dumps({'stage1': json.loads(meta1.get('recipe', '{}')), 'stage2': res['recipe']}))
+(out / 'two_heads.json').write_text(json.dumps(res, indent=1))
+print(json.dumps({k: v for k, v in res.items() if k != 'history'}))
