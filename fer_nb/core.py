@@ -19,10 +19,10 @@ from tqdm.auto import tqdm
 __all__ = ['EMOTIONS', 'NUM_CLASSES', 'FER2013_CSV_NAMES', 'CSV_ID_TO_LABEL', 'SPLITS', 'IMG_SIZE', 'NORM_MEAN', 'NORM_STD',
            'FERPLUS_EMOTIONS', 'LABEL_SETS', 'EMOTION_COLORS', 'UNCERTAIN_COLOR', 'UNCERTAIN_BELOW', 'EXTRAS',
            'SAMPLES_DIR', 'STATIC_DIR', 'IMAGE_EXTS', 'WEIGHTS_DIR', 'PACKAGED_MODEL', 'PACKAGED_ONNX', 'PACKAGED_INT8',
-           'CLI_ERRORS', 'temperature_key', 'emotion_label', 'emotion_color', 'MissingExtra', 'require', 'get_device',
-           'seed_everything', 'project_root', 'data_dir', 'cache_dir', 'regenerating', 'figures_dir', 'shared_data_dir',
-           'packaged_model', 'resolve_checkpoint', 'atomic_path', 'file_lock', 'cache_key', 'file_digest', 'write_json',
-           'in_processes', 'markdown_table', 'cli_errors']
+           'CLI_ERRORS', 'classes_of', 'temperature_key', 'emotion_label', 'emotion_color', 'MissingExtra', 'require',
+           'get_device', 'seed_everything', 'project_root', 'data_dir', 'cache_dir', 'regenerating', 'figures_dir',
+           'shared_data_dir', 'packaged_model', 'resolve_checkpoint', 'atomic_path', 'file_lock', 'cache_key',
+           'file_digest', 'write_json', 'in_processes', 'markdown_table', 'cli_errors']
 
 # %% ../nbs/00_core.ipynb #eac5496a
 EMOTIONS = ('angry', 'disgust', 'fear', 'happy', 'neutral', 'sad', 'surprise')  # label i is EMOTIONS[i]
@@ -34,6 +34,13 @@ IMG_SIZE = 48  # FER2013 faces are 48x48 grayscale
 NORM_MEAN, NORM_STD = 0.5077, 0.2551  # pixel mean/std (0-1 scale) of the Training split; recomputed and checked in 01_data.load
 FERPLUS_EMOTIONS = ('angry', 'contempt', 'disgust', 'fear', 'happy', 'neutral', 'sad', 'surprise')  # FER+'s eight emotions (04_data.ferplus): ours and contempt
 LABEL_SETS = {'fer2013': EMOTIONS, 'ferplus': FERPLUS_EMOTIONS}  # what a model's answer can be in: FER2013's labels, or what FER+'s ten annotators say
+
+def classes_of(probs) -> tuple:
+    "The class names of a probability vector (or of a batch's rows) by its length: a label set's classes (`LABEL_SETS` have distinct sizes)."
+    n = np.shape(probs)[-1] if np.ndim(probs) else int(probs)
+    for classes in LABEL_SETS.values():
+        if len(classes) == n: return classes
+    raise ValueError(f"{n} probabilities fit no label set: {', '.join(f'{k} has {len(v)}' for k, v in LABEL_SETS.items())}")
 
 def temperature_key(label_set: str, first: str) -> str:
     "The model-file field of a head's calibration temperature: 'temperature' for the first label set (as in single-head files), else 'temperature_<name>'."

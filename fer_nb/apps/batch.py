@@ -41,7 +41,7 @@ def _init_worker(options: dict):
     cv2.setNumThreads(1)
     backend = options.get('backend', 'onnx')
     if backend == 'torch': require('torch', 'train', "backend='torch'").set_num_threads(1)
-    _worker['predictor'] = EmotionPredictor(options.get('checkpoint'), backend, None if backend == 'torch' else 1)
+    _worker['predictor'] = EmotionPredictor(options.get('checkpoint'), backend, None if backend == 'torch' else 1, labels=options.get('labels'))
     _worker['detector_kw'] = {k: options[k] for k in ('kind', 'min_face', 'margin') if k in options}
     _worker['pipeline_kw'] = {k: options[k] for k in ('window', 'threshold', 'detect_every', 'max_faces', 'align') if k in options}
 
@@ -70,6 +70,6 @@ def run_batch(source, out, jobs: int = 2, progress: bool = True, **options) -> d
     done = sorted((r for r in res.values() if not isinstance(r, Exception)), key=lambda d: d['input'])
     failed = sorted(({'input': k, 'error': f"{type(e).__name__}: {e}"} for k, e in res.items() if isinstance(e, Exception)), key=lambda d: d['input'])
     s = {'inputs': len(inputs), 'done': len(done), 'failed': failed, 'jobs': jobs, 'frames': sum(d['frames'] for d in done),
-         'faces': sum(d['faces'] for d in done), 'seconds': round(time.perf_counter() - t0, 2), 'files': done}
+         'faces': sum(d['faces'] for d in done), 'seconds': round(time.perf_counter() - t0, 2), 'labels': done[0]['labels'] if done else None, 'files': done}
     write_json(out / 'batch_summary.json', s)
     return s

@@ -10,6 +10,7 @@ from fastapi import Request                     # the web app's own dependencies
 from fastapi.responses import Response
 from ..core import *
 from ..inference.detect import FaceDetector, YUNET_FRAME, YUNET_MODEL
+from ..inference.predict import onnx_outputs
 
 # %% auto #0
 __all__ = ['ORT_DIR', 'ORT_WASM', 'device_files', 'device_config', 'add_device_routes', 'export_static']
@@ -48,8 +49,9 @@ def device_config(predictor, detector_kw=None, pipeline_kw=None) -> dict:
             'download_mb': round(sum(f.stat().st_size for f, _, _ in files.values()) / 1e6, 1),   # as sent (the WebAssembly compressed)
             'min_face': det.min_face, 'smallest_face': det.smallest, 'yunet_frame': list(YUNET_FRAME), 'score': det.score, 'nms': 0.3,
             'norm_mean': predictor.mean, 'norm_std': predictor.std, 'temperature': predictor.temperature, 'align': True,
+            'classifier_output': onnx_outputs(predictor.label_sets)[predictor.label_sets.index(predictor.labels)],   # the head the predictor answers with
             'threshold': kw['threshold'], 'window': kw['window'], 'iou_threshold': 0.3, 'max_unseen': 0.5, 'max_faces': kw['max_faces'],
-            'emotions': list(EMOTIONS), 'colors': dict(EMOTION_COLORS), 'uncertain_color': UNCERTAIN_COLOR}
+            'emotions': list(predictor.emotions), 'colors': dict(EMOTION_COLORS), 'uncertain_color': UNCERTAIN_COLOR}
 
 # %% ../../nbs/56_apps.browser.ipynb #27d2fe08
 def add_device_routes(app, predictor):
@@ -72,7 +74,7 @@ def export_static(dest, checkpoint=None, backend: str = 'onnx', detector_kw=None
     if dest.exists() and any(dest.iterdir()) and not (dest / 'index.html').is_file():
         raise FileExistsError(f"{dest} is not empty and holds no earlier export (index.html): give an empty or new folder")
     pred = EmotionPredictor(checkpoint, backend)
-    config = {'emotions': list(EMOTIONS), 'colors': dict(EMOTION_COLORS), 'uncertain_color': UNCERTAIN_COLOR, 'ws_path': None,
+    config = {'emotions': list(pred.emotions), 'colors': dict(EMOTION_COLORS), 'uncertain_color': UNCERTAIN_COLOR, 'ws_path': None,
               'width': 640, 'height': 480, 'jpeg_quality': 0.8, 'reply_timeout_ms': 10000, 'max_bytes': 0, 'max_side': 1920,
               'device': device_config(pred, detector_kw, pipeline_kw)}
     out = {}

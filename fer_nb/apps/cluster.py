@@ -14,10 +14,12 @@ from .batch import batch_inputs, VIDEO_EXTS
 from . import batch as pool
 
 # %% auto #0
-__all__ = ['FACE_COLUMNS', 'faces_rows', 'Replica', 'run_ray']
+__all__ = ['face_columns', 'faces_rows', 'Replica', 'run_ray']
 
 # %% ../../nbs/57_apps.cluster.ipynb #68f99267
-FACE_COLUMNS = ['file', 'frame', 'time', 'track', 'x', 'y', 'w', 'h', *EMOTIONS, 'label', 'uncertain']   # faces.parquet
+def face_columns(emotions=FERPLUS_EMOTIONS) -> list:
+    "The columns of faces.parquet: where, when, one probability per emotion of the model's label set, the label."
+    return ['file', 'frame', 'time', 'track', 'x', 'y', 'w', 'h', *emotions, 'label', 'uncertain']
 
 def faces_rows(name: str, jsonl) -> list:
     "The rows of faces.parquet for one input, read back from its JSON-lines file."
@@ -73,10 +75,12 @@ def run_ray(source, out, jobs: int = 2, address: str | None = None, progress: bo
     summaries = [json.loads(r['summary']) for r in rows]
     done = sorted((s for s in summaries if 'error' not in s), key=lambda d: d['input'])
     failed = sorted(({'input': s['input'], 'error': s['error']} for s in summaries if 'error' in s), key=lambda d: d['input'])
-    faces = pd.DataFrame([f for r in sorted(rows, key=lambda r: r['input']) for f in json.loads(r['faces'])], columns=FACE_COLUMNS)
+    labels = next((d['labels'] for d in done), None)
+    faces = pd.DataFrame([f for r in sorted(rows, key=lambda r: r['input']) for f in json.loads(r['faces'])],
+                         columns=face_columns(LABEL_SETS[labels or options.get('labels') or 'ferplus']))
     faces.to_parquet(out / 'faces.parquet', index=False)
     s = {'inputs': len(inputs), 'done': len(done), 'failed': failed, 'jobs': jobs, 'engine': 'ray', 'nodes': len(ray.nodes()),
-         'frames': sum(d['frames'] for d in done), 'faces': sum(d['faces'] for d in done), 'seconds': round(time.perf_counter() - t0, 2),
+         'frames': sum(d['frames'] for d in done), 'faces': sum(d['faces'] for d in done), 'seconds': round(time.perf_counter() - t0, 2), 'labels': labels,
          'parquet': str(out / 'faces.parquet'), 'files': done}
     write_json(out / 'batch_summary.json', s)
     return s

@@ -119,7 +119,7 @@ class LivePipeline:
             time = (t0 - self._t0) / 1000
         img = as_bgr(frame)
         if img is None:                                  # nothing to see: tracks age, no stale face is reported
-            self.tracker.update(np.zeros((0, 4)), np.zeros((0, NUM_CLASSES)), time)
+            self.tracker.update(np.zeros((0, 4)), np.zeros((0, len(self.predictor.emotions))), time)
             return LiveResult(None, [], index, time, name, {s: 0. for s in STAGES}, self.fps, 'empty frame')
         gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
         boxes, eyes = self._find(gray)
@@ -381,4 +381,4 @@ def run_live(source, pipeline: LivePipeline, sinks=(), max_frames: int | None = 
         source.close(); pipeline.close(); pipeline.background = bg
     dt = time.perf_counter() - t0
     return {'frames': n, 'faces': n_faces, 'seconds': round(dt, 3), 'fps': round(n / dt, 1) if dt > 0 else None,
-            'dropped': getattr(source, 'dropped', 0), 'stopped': stopped}
+            'dropped': getattr(source, 'dropped', 0), 'stopped': stopped, 'labels': getattr(pipeline.predictor, 'labels', 'fer2013')}

@@ -12,7 +12,7 @@ __all__ = ['draw_chart', 'draw_overlay']
 
 # %% ../../nbs/44_inference.overlay.ipynb #0b368012
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
-_BGR = {e: emotion_color(e, 'bgr') for e in (*EMOTIONS, 'uncertain')}   # parsed once, not per bar per frame
+_BGR = {e: emotion_color(e, 'bgr') for e in (*EMOTION_COLORS, 'uncertain')}   # parsed once, not per bar per frame
 
 def _label_size(text, scale, thick=1) -> tuple:
     "Width, height, padding and text height of a label drawn by `_put_label`."
@@ -34,14 +34,14 @@ def _text_color(bg) -> tuple:
     return (0, 0, 0) if 0.114 * bg[0] + 0.587 * bg[1] + 0.299 * bg[2] > 140 else (255, 255, 255)
 
 def draw_chart(img, probs, box, scale=1.0):
-    "Bar chart of the seven probabilities beside `box`: right of it, or left when the right edge is too near."
-    H, W = img.shape[:2]; x, y, w, h = box
-    rh, cw = int(round(13 * scale)), int(round(118 * scale)); ch = rh * NUM_CLASSES + 4
+    "Bar chart of the probabilities (seven or eight emotions) beside `box`: right of it, or left when the right edge is too near."
+    H, W = img.shape[:2]; x, y, w, h = box; E = classes_of(probs)
+    rh, cw = int(round(13 * scale)), int(round(118 * scale)); ch = rh * len(E) + 4
     cx = x + w + 6 if x + w + 6 + cw <= W else x - 6 - cw
     cx, cy = int(min(max(cx, 0), max(W - cw, 0))), int(min(max(y, 0), max(H - ch, 0)))
     roi = img[cy:cy + ch, cx:cx + cw]; roi //= 3                                  # darken the background
     fs, bar0 = 0.36 * scale, cx + int(31 * scale); bar_w = cw - int(56 * scale)
-    for k, (e, p) in enumerate(zip(EMOTIONS, probs)):
+    for k, (e, p) in enumerate(zip(E, probs)):
         ty = cy + 2 + k * rh
         col = _BGR[e]
         cv2.putText(img, e[:3].upper(), (cx + 3, ty + rh - 3), _FONT, fs, (235, 235, 235), 1, cv2.LINE_AA)

@@ -18,11 +18,13 @@ class TemporalSmoother:
     "Mean of the probability vectors seen in the last `window` seconds (a sliding time window), with `reset`."
     def __init__(self, window: float = 1 / 3):  # seconds; 0: no smoothing (only the newest frame counts)
         if not float(window) >= 0: raise ValueError(f"window must be >= 0 seconds, not {window}")
-        self.window, self.buf, self._sum = float(window), deque(), np.zeros(NUM_CLASSES)
+        self.window, self.buf, self._sum = float(window), deque(), None   # the sum takes the size of the first vector (7 or 8 classes)
     def update(self, probs, t: float) -> np.ndarray:
         "Add the probabilities of the frame at time `t` (seconds); return the mean over the last `window` seconds."
         p = np.asarray(probs, np.float32).reshape(-1)
-        if p.shape != (NUM_CLASSES,): raise ValueError(f"Expected {NUM_CLASSES} probabilities, got shape {np.shape(probs)}")
+        classes_of(p)                                  # a label set's size, or a clear error
+        if self._sum is None or (not self.buf and self._sum.shape != p.shape): self._sum = np.zeros(p.shape)
+        if p.shape != self._sum.shape: raise ValueError(f"Expected {len(self._sum)} probabilities, got shape {np.shape(probs)}")
         if self.buf and t < self.buf[-1][0]: raise ValueError(f"Time went backwards: {t} s after {self.buf[-1][0]} s")
         self.buf.append((float(t), p)); self._sum += p
         while len(self.buf) > 1 and self.buf[0][0] <= t - self.window + 1e-6: self._sum -= self.buf.popleft()[1]   # the newest always stays
@@ -33,7 +35,7 @@ class TemporalSmoother:
     def value(self) -> np.ndarray | None:
         "The current mean, or None when empty."
         return self._mean if self.buf else None
-    def reset(self): self.buf.clear(); self._sum[:] = 0
+    def reset(self): self.buf.clear(); self._sum = None
     def __len__(self): return len(self.buf)
 
 # %% ../../nbs/43_inference.track.ipynb #0bda4281
@@ -61,8 +63,9 @@ class FaceTracker:
         self.tracks, self._next_id, self.now = [], 1, None
 
     def update(self, boxes, probs, t: float) -> list:
-        "Match the `boxes` (N,4) of the frame at time `t` (s), with their probabilities (N,7), to tracks; returns the N tracks, in box order."
-        boxes = np.asarray(boxes, int).reshape(-1, 4); probs = np.asarray(probs, np.float32).reshape(-1, NUM_CLASSES)
+        "Match the `boxes` (N,4) of the frame at time `t` (s), with their probabilities (N,C), to tracks; returns the N tracks, in box order."
+        boxes = np.asarray(boxes, int).reshape(-1, 4); probs = np.asarray(probs, np.float32)
+        probs = probs.reshape(len(probs), -1) if probs.size or probs.ndim == 2 else probs.reshape(0, NUM_CLASSES)
         if len(boxes) != len(probs): raise ValueError(f"{len(boxes)} boxes but {len(probs)} probability vectors")
         self.now = float(t)
         self.tracks = [tr for tr in self.tracks if t - tr.last_seen <= self.max_unseen + 1e-6]
@@ -91,10 +94,10 @@ class FaceTracker:
 # %% ../../nbs/43_inference.track.ipynb #fd51a85e
 def describe(probs, threshold: float = UNCERTAIN_BELOW) -> tuple:
     "Overlay text for smoothed `probs` and whether it is uncertain (top probability below `threshold`)."
-    p = np.asarray(probs, float).reshape(-1); i, j = np.argsort(-p, kind='stable')[:2]
+    p = np.asarray(probs, float).reshape(-1); i, j = np.argsort(-p, kind='stable')[:2]; E = classes_of(p)
     pct = lambda v: f"{int(v * 100)}%"                   # rounded down, so 0.399 (uncertain) never reads as 40%
-    if p[i] >= threshold: return f"{EMOTIONS[i].upper()} {pct(p[i])}", False
-    return f"{EMOTIONS[i].upper()} / {EMOTIONS[j].upper()}  {pct(p[i])} / {pct(p[j])}", True
+    if p[i] >= threshold: return f"{E[i].upper()} {pct(p[i])}", False
+    return f"{E[i].upper()} / {E[j].upper()}  {pct(p[i])} / {pct(p[j])}", True
 
 # %% ../../nbs/43_inference.track.ipynb #5360a89a
 @dataclass
@@ -111,14 +114,14 @@ class Face:
     def from_track(cls, t: Track, threshold: float = UNCERTAIN_BELOW) -> Face:
         "The face a track shows now: its smoothed probabilities, label and overlay text."
         text, unc = describe(t.smoothed, threshold)
-        return cls(t.id, tuple(int(v) for v in t.box), t.smoothed, t.probs, EMOTIONS[int(np.argmax(t.smoothed))], unc, text)
+        return cls(t.id, tuple(int(v) for v in t.box), t.smoothed, t.probs, classes_of(t.smoothed)[int(np.argmax(t.smoothed))], unc, text)
     @property
-    def second(self) -> str: return EMOTIONS[int(np.argsort(-np.asarray(self.probs, float), kind='stable')[1])]
+    def second(self) -> str: return classes_of(self.probs)[int(np.argsort(-np.asarray(self.probs, float), kind='stable')[1])]
     @property
     def color(self) -> str: return emotion_color('uncertain' if self.uncertain else self.label)
     def to_dict(self) -> dict:
         "The face as JSON, the same everywhere (fer-live's JSON lines, the web app, the widget): see `FACE_KEYS`."
-        r = lambda p: {e: round(float(v), 4) for e, v in zip(EMOTIONS, p)}
+        r = lambda p: {e: round(float(v), 4) for e, v in zip(classes_of(p), p)}
         return {'track': int(self.track), 'box': [int(v) for v in self.box], 'label': self.label, 'second': self.second,
                 'uncertain': bool(self.uncertain), 'probs': r(self.probs), 'raw': r(self.raw), 'text': self.text, 'color': self.color}
 
@@ -126,5 +129,5 @@ FACE_KEYS = {  # the JSON schema of a face: key -> meaning
     'track': 'id of the face\'s track (the same person from frame to frame)', 'box': 'x, y, w, h in the frame\'s pixels',
     'label': 'the most likely emotion (smoothed)', 'second': 'the second most likely emotion',
     'uncertain': f'top smoothed probability below the threshold (UNCERTAIN_BELOW = {UNCERTAIN_BELOW})',
-    'probs': 'the seven probabilities, smoothed over the track\'s window', 'raw': 'this frame\'s probabilities',
+    'probs': 'the probabilities of each emotion (eight for FER+, seven for FER2013), smoothed over the track\'s window', 'raw': 'this frame\'s probabilities',
     'text': 'the overlay text, e.g. HAPPY 87% or NEUTRAL / ANGRY  34% / 28%', 'color': 'hex colour to draw the face in'}

@@ -149,9 +149,10 @@ const FerDevice = (() => {
         const g = s === 48 ? crop : s > 48 ? resizeArea(crop, s, s, 48, 48) : resizeLinear(crop, s, s, 48, 48);
         for (let k = 0; k < N; k++) x[i * N + k] = (g[k] / 255 - c.norm_mean) / c.norm_std;
       });
-      const logits = (await this.cls.run({ faces: new ort.Tensor('float32', x, [n, 1, 48, 48]) }))[this.cls.outputNames[0]].data;
+      const out = await this.cls.run({ faces: new ort.Tensor('float32', x, [n, 1, 48, 48]) });
+      const logits = out[c.classifier_output || this.cls.outputNames[0]].data, K = c.emotions.length;   // the head the server's predictor answers with
       return found.map((_, i) => {
-        const z = Array.from(logits.slice(7 * i, 7 * i + 7), v => v / c.temperature), m = Math.max(...z), e = z.map(v => Math.exp(v - m)), t = e.reduce((a, b) => a + b);
+        const z = Array.from(logits.slice(K * i, K * i + K), v => v / c.temperature), m = Math.max(...z), e = z.map(v => Math.exp(v - m)), t = e.reduce((a, b) => a + b);
         return e.map(v => v / t);
       });
     }
