@@ -20,8 +20,8 @@ from ..training.calibration import calibration_bins, expected_calibration_error,
 from statsmodels.stats.contingency_tables import mcnemar
 
 # %% auto #0
-__all__ = ['bootstrap_ci', 'uncertainty_rule', 'top_confusions', 'compute_metrics', 'mcnemar_p', 'compare_predictions',
-           'plot_confusion', 'plot_reliability']
+__all__ = ['bootstrap_ci', 'uncertainty_rule', 'top_confusions', 'compute_metrics', 'vote_cross_entropy', 'doubt_measures',
+           'mcnemar_p', 'compare_predictions', 'plot_confusion', 'plot_reliability']
 
 # %% ../../nbs/30_evaluation.metrics.ipynb #6a91d1ef
 def bootstrap_ci(y, pred, stat, n=1000, seed=0, alpha=0.05) -> tuple:
@@ -39,17 +39,17 @@ def uncertainty_rule(y, probs, threshold=UNCERTAIN_BELOW) -> dict:
             'top2_acc_uncertain': acc2(low), 'top1_acc_certain': acc1(~low)}
 
 def top_confusions(cm, k=5) -> list:
-    "The `k` most frequent (true, predicted) mistakes in confusion matrix `cm`, with their share of the true class."
-    cm = np.asarray(cm); off = [(cm[i, j], i, j) for i in range(len(cm)) for j in range(len(cm)) if i != j and cm[i, j] > 0]
-    return [{'true': EMOTIONS[i], 'predicted': EMOTIONS[j], 'count': int(n), 'share_of_true': float(n / cm[i].sum())}
+    "The `k` most frequent (true, predicted) mistakes in confusion matrix `cm` (7 or 8 classes), with their share of the true class."
+    cm = np.asarray(cm); E = classes_of(len(cm)); off = [(cm[i, j], i, j) for i in range(len(cm)) for j in range(len(cm)) if i != j and cm[i, j] > 0]
+    return [{'true': E[i], 'predicted': E[j], 'count': int(n), 'share_of_true': float(n / cm[i].sum())}
             for n, i, j in sorted(off, reverse=True)[:k]]
 
 # %% ../../nbs/30_evaluation.metrics.ipynb #144a7710
 def compute_metrics(y, probs, n_boot=1000, seed=0) -> dict:
-    "All evaluation metrics of probabilities `probs` (N,7) against labels `y`, as a JSON-ready dict."
+    "All evaluation metrics of probabilities `probs` (N,C: FER2013's 7 or FER+'s 8 classes) against labels `y`, as a JSON-ready dict."
     y, probs = np.asarray(y), np.asarray(probs, np.float64); probs = probs / probs.sum(1, keepdims=True)  # float32 softmax sums drift by ~1e-7
-    pred = probs.argmax(1); labels = list(range(NUM_CLASSES))
-    rep = skm.classification_report(y, pred, labels=labels, target_names=EMOTIONS, output_dict=True, zero_division=0)
+    E = classes_of(probs); pred = probs.argmax(1); labels = list(range(len(E)))
+    rep = skm.classification_report(y, pred, labels=labels, target_names=E, output_dict=True, zero_division=0)
     cm = skm.confusion_matrix(y, pred, labels=labels)
     present = np.unique(y)
     auc = skm.roc_auc_score(y, probs[:, present] / probs[:, present].sum(1, keepdims=True), multi_class='ovr', average='macro', labels=present) if len(present) > 2 else float('nan')
@@ -61,8 +61,30 @@ def compute_metrics(y, probs, n_boot=1000, seed=0) -> dict:
         'weighted_f1': float(rep['weighted avg']['f1-score']), 'cohen_kappa': float(skm.cohen_kappa_score(y, pred)),
         'auc_macro_ovr': float(auc), 'log_loss': float(skm.log_loss(y, probs, labels=labels)),
         'ece': expected_calibration_error(y, probs),
-        'per_class': {e: {k: float(rep[e][k]) for k in ('precision', 'recall', 'f1-score', 'support')} for e in EMOTIONS},
+        'per_class': {e: {k: float(rep[e][k]) for k in ('precision', 'recall', 'f1-score', 'support')} for e in E},
         'confusion_matrix': cm.tolist(), 'top_confusions': top_confusions(cm), 'uncertainty': uncertainty_rule(y, probs)}
+
+# %% ../../nbs/30_evaluation.metrics.ipynb #e7deb133
+def vote_cross_entropy(shares, probs) -> float:
+    "Mean cross-entropy -sum_c share_c log p_c of probabilities `probs` (N,8) against the annotators' vote shares (N,8); rows without votes (NaN) left out."
+    s, p = np.asarray(shares, np.float64), np.asarray(probs, np.float64); ok = np.isfinite(s).all(1)
+    return float(-(s[ok] * np.log(np.clip(p[ok], 1e-12, 1))).sum(1).mean())
+
+def doubt_measures(shares, probs, has_majority, threshold=0.5, n_bins=10) -> dict:
+    "Does the predicted doubt mean people disagree? Top emotion's predicted vs real share of votes (binned; weighted gap), and how well a top probability below `threshold` finds the faces without a FER+ majority (ROC AUC, precision, recall)."
+    s, p, maj = np.asarray(shares, np.float64), np.asarray(probs, np.float64), np.asarray(has_majority, bool)
+    ok = np.isfinite(s).all(1); s, p, maj = s[ok], p[ok], maj[ok]
+    top = p.argmax(1); conf, real = p.max(1), s[np.arange(len(s)), top]
+    b = np.minimum((conf * n_bins).astype(int), n_bins - 1)
+    bins = pd.DataFrame({'bin': b, 'predicted': conf, 'real': real}).groupby('bin').agg(count=('real', 'size'), predicted=('predicted', 'mean'), real=('real', 'mean'))
+    flag, none = conf < threshold, ~maj
+    k = int(none.sum()); at_rate = np.argsort(conf, kind='stable')[:k]          # flag exactly as many faces as lack a majority
+    return {'n': int(len(s)), 'share_calibration': [{'bin': int(i), **{c: float(v) for c, v in r.items()}} for i, r in bins.iterrows()],
+            'share_gap': float((bins['count'] * (bins.predicted - bins.real).abs()).sum() / bins['count'].sum()),
+            'no_majority_rate': float(none.mean()), 'auc_no_majority': float(skm.roc_auc_score(none, 1 - conf)) if 0 < k < len(s) else float('nan'),
+            'threshold': float(threshold), 'flagged_share': float(flag.mean()),
+            'flag_precision': float(none[flag].mean()) if flag.any() else float('nan'), 'flag_recall': float(flag[none].mean()) if k else float('nan'),
+            'precision_at_rate': float(none[at_rate].mean()) if k else float('nan')}
 
 # %% ../../nbs/30_evaluation.metrics.ipynb #20d60846
 def mcnemar_p(right_a, right_b) -> float:
@@ -84,10 +106,10 @@ def compare_predictions(y, pred_a, pred_b, n_boot=1000, seed=0) -> dict:
 def plot_confusion(cm, fname=None):
     "Confusion matrix as counts and row-normalised (recall on the diagonal), side by side."
     import matplotlib.pyplot as plt, seaborn as sns  # optional heavy import (matplotlib: only for figures)
-    cm = np.asarray(cm); norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+    cm = np.asarray(cm); norm = cm / np.maximum(cm.sum(1, keepdims=True), 1); E = classes_of(len(cm))
     fig, axs = plt.subplots(1, 2, figsize=(12, 4.8))
-    sns.heatmap(cm, annot=True, fmt='d', cmap='Blues', xticklabels=EMOTIONS, yticklabels=EMOTIONS, ax=axs[0], cbar=False)
-    sns.heatmap(norm, annot=True, fmt='.2f', cmap='Blues', vmin=0, vmax=1, xticklabels=EMOTIONS, yticklabels=EMOTIONS, ax=axs[1])
+    sns.heatmap(cm, annot=True, fmt='d', cmap='Blues', xticklabels=E, yticklabels=E, ax=axs[0], cbar=False)
+    sns.heatmap(norm, annot=True, fmt='.2f', cmap='Blues', vmin=0, vmax=1, xticklabels=E, yticklabels=E, ax=axs[1])
     for ax, t in zip(axs, ('counts', 'row-normalised (recall on the diagonal)')):
         ax.set_xlabel('predicted'); ax.set_ylabel('true'); ax.set_title(t)
     fig.tight_layout()
