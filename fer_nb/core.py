@@ -17,12 +17,13 @@ from tqdm.auto import tqdm
 
 # %% auto #0
 __all__ = ['EMOTIONS', 'NUM_CLASSES', 'FER2013_CSV_NAMES', 'CSV_ID_TO_LABEL', 'SPLITS', 'IMG_SIZE', 'NORM_MEAN', 'NORM_STD',
-           'FERPLUS_EMOTIONS', 'LABEL_SETS', 'EMOTION_COLORS', 'UNCERTAIN_COLOR', 'UNCERTAIN_BELOW', 'EXTRAS',
-           'SAMPLES_DIR', 'STATIC_DIR', 'IMAGE_EXTS', 'WEIGHTS_DIR', 'PACKAGED_MODEL', 'PACKAGED_ONNX', 'PACKAGED_INT8',
-           'CLI_ERRORS', 'classes_of', 'temperature_key', 'emotion_label', 'emotion_color', 'MissingExtra', 'require',
-           'get_device', 'seed_everything', 'project_root', 'data_dir', 'cache_dir', 'regenerating', 'figures_dir',
-           'shared_data_dir', 'packaged_model', 'resolve_checkpoint', 'atomic_path', 'file_lock', 'cache_key',
-           'file_digest', 'write_json', 'in_processes', 'markdown_table', 'cli_errors']
+           'FERPLUS_EMOTIONS', 'LABEL_SETS', 'EMOTION_COLORS', 'UNCERTAIN_COLOR', 'UNCERTAIN_BELOW',
+           'UNCERTAIN_BELOW_FERPLUS', 'EXTRAS', 'SAMPLES_DIR', 'STATIC_DIR', 'IMAGE_EXTS', 'WEIGHTS_DIR',
+           'PACKAGED_MODEL', 'PACKAGED_ONNX', 'PACKAGED_INT8', 'CLI_ERRORS', 'classes_of', 'temperature_key',
+           'emotion_label', 'emotion_color', 'uncertain_below', 'MissingExtra', 'require', 'get_device',
+           'seed_everything', 'project_root', 'data_dir', 'cache_dir', 'regenerating', 'figures_dir', 'shared_data_dir',
+           'packaged_model', 'resolve_checkpoint', 'atomic_path', 'file_lock', 'cache_key', 'file_digest', 'write_json',
+           'in_processes', 'markdown_table', 'cli_errors']
 
 # %% ../nbs/00_core.ipynb #eac5496a
 EMOTIONS = ('angry', 'disgust', 'fear', 'happy', 'neutral', 'sad', 'surprise')  # label i is EMOTIONS[i]
@@ -74,7 +75,12 @@ def emotion_color(emotion, fmt='hex'):
     raise ValueError(f"fmt must be 'hex', 'rgb' or 'bgr', not {fmt!r}")
 
 # %% ../nbs/00_core.ipynb #ec839fc2
-UNCERTAIN_BELOW = 0.40  # a face whose (calibrated, smoothed) top probability is below this is shown as uncertain
+UNCERTAIN_BELOW = 0.40  # a face whose (calibrated, smoothed) top probability is below this is shown as uncertain (FER2013's labels)
+UNCERTAIN_BELOW_FERPLUS = 0.50  # FER+: below half, ten people would not agree on one emotion (FER+'s majority protocol)
+
+def uncertain_below(labels: str = 'fer2013') -> float:
+    "The live loop's default uncertainty threshold for a label set: FER+'s shares below one half mean people would disagree."
+    return UNCERTAIN_BELOW_FERPLUS if labels == 'ferplus' else UNCERTAIN_BELOW
 
 # %% ../nbs/00_core.ipynb #529f4078
 EXTRAS = {'train': 'PyTorch, torchvision and the tools to train, evaluate, search and export',

@@ -40,7 +40,8 @@ def _external_data(onnx: Path) -> str | None:
 
 def device_config(predictor, detector_kw=None, pipeline_kw=None) -> dict:
     "The settings `fer_device.js` runs with: file locations (relative to the page), detector, preprocessing, calibration, tracking."
-    det, kw = FaceDetector(**(detector_kw or {})), {'window': 1 / 3, 'threshold': UNCERTAIN_BELOW, 'max_faces': 16, **(pipeline_kw or {})}
+    det, kw = FaceDetector(**(detector_kw or {})), {'window': 1 / 3, 'max_faces': 16, **(pipeline_kw or {})}
+    if kw.get('threshold') is None: kw['threshold'] = uncertain_below(predictor.labels)
     if det.kind != 'yunet': raise ValueError(f"the page runs YuNet on the device; the server's detector is {det.kind!r}")
     files = device_files(predictor); ext = _external_data(files['models/classifier.onnx'][0])
     return {'runtime_path': 'static/ort/', 'script': 'static/fer_device.js',

@@ -43,7 +43,7 @@ def fer_live(source: Param('camera index (0, 1, ...), stream URL, video file, im
              checkpoint: str = None,     # model .safetensors or its run folder; None: the model packaged with fer_nb
              backend: str = 'onnx',      # 'torch', 'onnx' (ONNX Runtime fp32) or 'onnx-int8' (int8, calibrated on FER2013 training images)
              window: float = 1 / 3,      # smoothing window in seconds (each face's probabilities are averaged over it)
-             threshold: float = UNCERTAIN_BELOW,  # below this smoothed top probability, show the top two emotions in muted yellow
+             threshold: float = None,    # below this smoothed top probability, show the top two emotions in muted yellow (None: 0.5 for FER+, where people would disagree; 0.4 for FER2013)
              max_unseen: float = 0.5,    # seconds a face may go unseen before its track ends
              output: str = None,         # annotated output: an image (.png/.jpg), a video (.mp4/.avi) or a folder (one image per frame)
              jsonl: str = None,          # per-frame JSON lines: time, track id, box, probabilities, label, uncertain flag

@@ -17,7 +17,8 @@ from ..data.split import training_copies, TEST_SPLITS
 from ..data.transforms import to_device
 from ..models.builder import load_model, model_logits
 from ..training.calibration import calibration_bins, expected_calibration_error, apply_temperature
-from .metrics import compute_metrics, uncertainty_rule, plot_confusion, plot_reliability
+from .metrics import compute_metrics, uncertainty_rule, plot_confusion, plot_reliability, vote_cross_entropy, doubt_measures
+from ..data.ferplus import majority_labels, vote_shares
 from .crossdata import is_fer2013_source, evaluate_folder, print_summary
 
 # %% auto #0
@@ -48,34 +49,46 @@ def check_options(split='PrivateTest', tta='none', checkpoint=None):
     resolve_checkpoint(checkpoint)
 
 def evaluate_checkpoint(checkpoint=None, data=None, split='PrivateTest', tta='none', out=None, batch_size=256, device='auto',
-                        bootstrap=1000, save_figures=False) -> dict:
-    "Evaluate a saved model (None: the packaged one) on a FER2013 test split; write predictions, metrics and figures; return the metrics."
+                        bootstrap=1000, save_figures=False, labels=None) -> dict:
+    "Evaluate a saved model (None: the packaged one) on a FER2013 test split in one of its label sets (None: its first); write predictions, metrics and figures; return the metrics."
     check_options(split, tta, checkpoint)
     ck = resolve_checkpoint(checkpoint); dev = get_device(device)
-    model = load_model(ck, device=dev)
-    fer = load_fer2013(data)
+    model = load_model(ck, device=dev); heads = tuple(getattr(model, 'heads', ('fer2013',))); labels = labels or heads[0]
+    if labels not in heads: raise ValueError(f"{ck.name} answers in {', '.join(heads)}, not {labels!r}")
+    if len(heads) > 1: model.use(labels)
+    T = float(model.meta.get(temperature_key(labels, heads[0]), 1.0)); E = LABEL_SETS[labels]
+    fer = load_fer2013(data, ferplus=labels == 'ferplus')
+    if labels == 'ferplus' and fer.votes is None:
+        raise FileNotFoundError("--labels ferplus scores against FER+'s ten votes per face: put fer2013new.csv (github.com/microsoft/FERPlus) in data/ or set $FERPLUS")
     in_test = np.isin(fer.splits, [SPLITS.index(s) for s in TEST_SPLITS[split]])
     test, fresh = fer[in_test], training_copies(fer).copies_in_training.to_numpy()[in_test] == 0
+    y = majority_labels(test.votes) if labels == 'ferplus' else test.labels   # FER+: the majority protocol's label, -1 where it leaves the face out
+    scored = y >= 0
     X, _ = to_device(test, dev)
-    probs = predict(model, X, tta, batch_size)
-    live = predict(model, X, 'none', batch_size) if tta != 'none' else probs             # what the live loop sees: no TTA, calibrated
+    probs = predict(model, X, tta, batch_size, temperature=T)
+    live = predict(model, X, 'none', batch_size, temperature=T) if tta != 'none' else probs   # what the live loop sees: no TTA, calibrated
     raw = predict(model, X, 'none', batch_size, temperature=1.0)                          # the same before temperature scaling
-    T = float(model.meta.get('temperature', 1.0))
-    m = {'checkpoint': str(ck), 'split': split, 'tta': tta, **compute_metrics(test.labels, probs, bootstrap)}
-    m['uncertainty'] = {**uncertainty_rule(test.labels, live), 'measured_on': 'calibrated probabilities without TTA, as the live loop shows them'}
-    m['calibration'] = {'temperature': T, 'ece_before': expected_calibration_error(test.labels, raw), 'ece_after': expected_calibration_error(test.labels, live),
-                        'nll_before': float(skm.log_loss(test.labels, raw, labels=range(NUM_CLASSES))),
-                        'nll_after': float(skm.log_loss(test.labels, live, labels=range(NUM_CLASSES)))}
-    m['deduplicated'] = {'removed_with_copy_in_training': int((~fresh).sum()), **compute_metrics(test.labels[fresh], probs[fresh], bootstrap)}
-    out = Path(out) if out else (ck.parent if checkpoint is not None else Path('fer-eval')) / f'eval-{split}-{tta}'
+    ys, ps, ls, rs = y[scored], probs[scored], live[scored], raw[scored]
+    m = {'checkpoint': str(ck), 'split': split, 'tta': tta, 'labels': labels, **compute_metrics(ys, ps, bootstrap)}
+    m['uncertainty'] = {**uncertainty_rule(ys, ls), 'measured_on': 'calibrated probabilities without TTA, as the live loop shows them'}
+    m['calibration'] = {'temperature': T, 'ece_before': expected_calibration_error(ys, rs), 'ece_after': expected_calibration_error(ys, ls),
+                        'nll_before': float(skm.log_loss(ys, rs, labels=range(len(E)))), 'nll_after': float(skm.log_loss(ys, ls, labels=range(len(E))))}
+    if labels == 'ferplus':
+        shares = vote_shares(test.votes)
+        m['votes'] = {'faces_with_votes': int(np.isfinite(test.votes).all(1).sum()), 'left_out_no_majority': int((~scored).sum()),
+                      'vote_cross_entropy': vote_cross_entropy(shares, probs), 'doubt': doubt_measures(shares, live, scored, UNCERTAIN_BELOW)}
+    keep = fresh & scored
+    m['deduplicated'] = {'removed_with_copy_in_training': int((~fresh & scored).sum()), **compute_metrics(y[keep], probs[keep], bootstrap)}
+    out = Path(out) if out else (ck.parent if checkpoint is not None else Path('fer-eval')) / f"eval-{split}-{tta}{'-ferplus' if labels == 'ferplus' else ''}"
     out.mkdir(parents=True, exist_ok=True)
-    pred = pd.DataFrame(probs.round(5), columns=[f'p_{e}' for e in EMOTIONS])
-    pred.insert(0, 'name', test.names); pred.insert(1, 'label', np.array(EMOTIONS)[test.labels]); pred.insert(2, 'predicted', np.array(EMOTIONS)[probs.argmax(1)])
+    names = np.array(E + ('',))                                                           # y = -1: no label
+    pred = pd.DataFrame(probs.round(5), columns=[f'p_{e}' for e in E])
+    pred.insert(0, 'name', test.names); pred.insert(1, 'label', names[y]); pred.insert(2, 'predicted', names[probs.argmax(1)])
     pred.to_csv(out / 'predictions.csv', index=False)
     write_json(out / 'metrics.json', m)
     import matplotlib.pyplot as plt  # optional heavy import (matplotlib: only for figures)
     for f, name in ((lambda fn: plot_confusion(m['confusion_matrix'], fn), 'confusion_matrix.png'),
-                    (lambda fn: plot_reliability(test.labels, {'before (T = 1)': raw, f'after (T = {T:.2f})': live}, fname=fn), 'reliability.png')):
+                    (lambda fn: plot_reliability(ys, {'before (T = 1)': rs, f'after (T = {T:.2f})': ls}, fname=fn), 'reliability.png')):
         fig = f(out / name)
         if save_figures: fig.savefig(figures_dir() / f'evaluate_{name}', dpi=80)
         plt.close(fig)
@@ -99,16 +112,25 @@ def fer_evaluate(checkpoint: Param('a .safetensors model, or a run folder holdin
                  label_map: str = None,      # another dataset with numeric labels: their scheme, 'rafdb', 'ckplus', 'affectnet' or 'fer2013'
                  detector: str = 'yunet',    # another dataset: the face detector, 'yunet' or 'haar'
                  no_face: str = 'skip',      # another dataset, an image where no face is found: 'skip' (counted) or 'whole' (classified whole, flagged)
+                 labels: str = None,         # the label set to score: 'ferplus' (FER+'s majority of ten annotators) or 'fer2013' (FER2013's labels); None: the model's first
                 ):
     "Evaluate a trained fer_nb model on a FER2013 test split, or on another labelled face dataset: metrics.json, predictions.csv and figures."
     with cli_errors('fer-evaluate'):
         if data is not None and not is_fer2013_source(data):
             if tta != 'none' or split != 'PrivateTest': raise ValueError("--tta and --split are for FER2013 only; another dataset is evaluated whole, without TTA")
             return print_summary(evaluate_folder(data, checkpoint, out, label_map, detector, no_face=no_face, bootstrap=bootstrap))
-        m = evaluate_checkpoint(checkpoint, data, split, tta, out, batch_size, device, bootstrap, save_figures)
+        m = evaluate_checkpoint(checkpoint, data, split, tta, out, batch_size, device, bootstrap, save_figures, labels)
     lo, hi = m['accuracy_ci95']
-    print(f"{m['split']} ({m['n']} images, tta={m['tta']}): accuracy {m['accuracy']:.4f} [{lo:.4f}, {hi:.4f}], "
-          f"macro F1 {m['macro_f1']:.4f}, disgust F1 {m['per_class']['disgust']['f1-score']:.4f}")
+    if m['labels'] == 'ferplus':
+        name = {'PrivateTest': 'FER+ Test', 'PublicTest': 'FER+ Valid'}.get(m['split'], f"FER+ {m['split']}"); v = m['votes']
+        print(f"{name} ({m['n']} faces with a majority of ten annotators, tta={m['tta']}): majority accuracy {m['accuracy']:.4f} [{lo:.4f}, {hi:.4f}], "
+              f"macro F1 {m['macro_f1']:.4f}, vote cross-entropy {v['vote_cross_entropy']:.4f}")
+        d = v['doubt']
+        print(f"  doubt: {d['no_majority_rate']:.1%} of {d['n']} faces have no majority; ROC AUC {d['auc_no_majority']:.3f} for finding them, "
+              f"the uncertain flag (top < {d['threshold']:.2f}) {d['flag_precision']:.1%} precise, {d['flag_recall']:.1%} recall")
+    else:
+        print(f"{m['split']} ({m['n']} images, tta={m['tta']}): accuracy {m['accuracy']:.4f} [{lo:.4f}, {hi:.4f}], "
+              f"macro F1 {m['macro_f1']:.4f}, disgust F1 {m['per_class']['disgust']['f1-score']:.4f}")
     d = m['deduplicated']; lo, hi = d['accuracy_ci95']
     print(f"  deduplicated ({d['n']} images, {d['removed_with_copy_in_training']} with a copy in Training left out): "
           f"accuracy {d['accuracy']:.4f} [{lo:.4f}, {hi:.4f}], macro F1 {d['macro_f1']:.4f}")

@@ -46,7 +46,7 @@ class LivePipeline:
     "Frame in, faces and annotated frame out: detect -> preprocess -> classify (one batch) -> smooth per track -> draw."
     def __init__(self, predictor: EmotionPredictor, detector: FaceDetector | None = None,
                  window: float = 1 / 3,       # smoothing window in seconds, per tracked face (0: none)
-                 threshold: float = UNCERTAIN_BELOW,  # below this smoothed top probability, show the top two in muted yellow
+                 threshold: float | None = None,  # below this smoothed top probability, show the top two in muted yellow (None: 0.5 for FER+, 0.4 for FER2013: `uncertain_below`)
                  iou_threshold: float = 0.3,  # least box overlap to continue a track
                  max_unseen: float = 0.5,     # seconds a face may be unseen before its track (and buffer) ends
                  detect_every: int = 5,       # full-frame detection every n-th frame; between, faces are re-found near their tracks
@@ -55,6 +55,7 @@ class LivePipeline:
                  draw: bool = True,           # annotate the frame
                  chart: bool = True,          # draw the probability bar chart beside each face
                  background: bool | None = None):  # full detections on a worker thread, so no frame waits for one (None: `run_live` turns it on for a camera)
+        if threshold is None: threshold = uncertain_below(getattr(predictor, 'labels', 'fer2013'))
         if not 0 < threshold <= 1: raise ValueError(f"threshold must be in (0, 1], not {threshold}")
         if detect_every < 1: raise ValueError(f"detect_every must be >= 1, not {detect_every}")
         self.predictor, self.detector = predictor, detector or FaceDetector()

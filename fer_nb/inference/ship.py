@@ -15,8 +15,8 @@ from .export import calibration_images, quantize_onnx, onnx_meta, export_onnx_sh
 from .predict import EmotionPredictor, backend_agreement
 
 # %% auto #0
-__all__ = ['SIZE_LIMITS', 'SPLIT_NAMES', 'ship_model', 'ship_onnx', 'shipped_sizes', 'fer_ship', 'yunet_any_size',
-           'results_table']
+__all__ = ['SIZE_LIMITS', 'SPLIT_NAMES', 'FERPLUS_SPLIT_NAMES', 'ship_model', 'ship_onnx', 'shipped_sizes', 'fer_ship',
+           'yunet_any_size', 'results_table']
 
 # %% ../../nbs/46_inference.ship.ipynb #6ebca4b3
 SIZE_LIMITS = {'file': 12_000_000, 'total': 15_000_000}  # bytes: each shipped file, and weights plus samples together
@@ -81,15 +81,20 @@ def yunet_any_size(src, dst) -> Path:
 # %% ../../nbs/46_inference.ship.ipynb #35c20675
 SPLIT_NAMES = {'PrivateTest': 'PrivateTest', 'PublicTest': 'PublicTest', 'both': 'whole test folder'}
 
-def results_table(folder) -> str:
-    "Markdown table of the evaluations in `folder` (its eval-*/metrics.json): accuracy and macro F1 with 95% intervals, disgust F1."
-    rows = []
-    files = sorted(Path(folder).glob('eval-*/metrics.json'), key=lambda f: (f.parent.name.split('-')[1] != 'PrivateTest', f.parent.name))
-    if not files: raise FileNotFoundError(f"No eval-*/metrics.json in {folder}")
+FERPLUS_SPLIT_NAMES = {'PrivateTest': 'FER+ Test', 'PublicTest': 'FER+ Valid', 'both': 'FER+ Valid and Test'}
+
+def results_table(folder, labels: str = 'fer2013') -> str:
+    "Markdown table of the evaluations in `folder` (its eval-*/metrics.json) of one label set: accuracy and macro F1 with 95% intervals, disgust F1 (FER+: contempt F1 and vote cross-entropy too)."
+    rows, fp = [], labels == 'ferplus'
+    files = [f for f in Path(folder).glob('eval-*/metrics.json') if json.loads(f.read_text()).get('labels', 'fer2013') == labels]
+    files = sorted(files, key=lambda f: (f.parent.name.split('-')[1] != 'PrivateTest', f.parent.name))
+    if not files: raise FileNotFoundError(f"No eval-*/metrics.json of label set {labels!r} in {folder}")
     for f in files:
-        m = json.loads(f.read_text())
-        for name, d in ((SPLIT_NAMES[m['split']], m), (SPLIT_NAMES[m['split']] + ', deduplicated', m['deduplicated'])):
+        m = json.loads(f.read_text()); split = (FERPLUS_SPLIT_NAMES if fp else SPLIT_NAMES)[m['split']]
+        for name, d in ((split, m), (split + ', deduplicated', m['deduplicated'])):
             (a0, a1), (f0, f1) = d['accuracy_ci95'], d['macro_f1_ci95']
-            rows.append((name, m['tta'], f"{d['n']:,}", f"{d['accuracy']:.1%} [{a0:.1%}, {a1:.1%}]",
-                         f"{d['macro_f1']:.3f} [{f0:.3f}, {f1:.3f}]", f"{d['per_class']['disgust']['f1-score']:.3f}"))
-    return markdown_table(pd.DataFrame(rows, columns=['test images', 'TTA', 'n', 'accuracy [95% CI]', 'macro F1 [95% CI]', 'disgust F1']))
+            rows.append((name, m['tta'], f"{d['n']:,}", f"{d['accuracy']:.1%} [{a0:.1%}, {a1:.1%}]", f"{d['macro_f1']:.3f} [{f0:.3f}, {f1:.3f}]",
+                         f"{d['per_class']['disgust']['f1-score']:.3f}", *((f"{d['per_class']['contempt']['f1-score']:.3f}",
+                          f"{m['votes']['vote_cross_entropy']:.3f}" if d is m else '') if fp else ())))
+    cols = ['test images', 'TTA', 'n', ('majority accuracy' if fp else 'accuracy') + ' [95% CI]', 'macro F1 [95% CI]', 'disgust F1']
+    return markdown_table(pd.DataFrame(rows, columns=cols + (['contempt F1', 'vote cross-entropy'] if fp else [])))

@@ -11,7 +11,7 @@ from ..core import *
 from .detect import box_iou
 
 # %% auto #0
-__all__ = ['FACE_KEYS', 'TemporalSmoother', 'Track', 'FaceTracker', 'describe', 'Face']
+__all__ = ['FACE_KEYS', 'TemporalSmoother', 'Track', 'FaceTracker', 'describe', 'in_words', 'Face']
 
 # %% ../../nbs/43_inference.track.ipynb #6098ef14
 class TemporalSmoother:
@@ -92,12 +92,21 @@ class FaceTracker:
         self.tracks = []
 
 # %% ../../nbs/43_inference.track.ipynb #fd51a85e
-def describe(probs, threshold: float = UNCERTAIN_BELOW) -> tuple:
-    "Overlay text for smoothed `probs` and whether it is uncertain (top probability below `threshold`)."
+def describe(probs, threshold: float | None = None) -> tuple:
+    "Overlay text for smoothed `probs` and whether it is uncertain (top probability below `threshold`; None: the label set's, `uncertain_below`)."
     p = np.asarray(probs, float).reshape(-1); i, j = np.argsort(-p, kind='stable')[:2]; E = classes_of(p)
+    if threshold is None: threshold = uncertain_below('ferplus' if E == FERPLUS_EMOTIONS else 'fer2013')
     pct = lambda v: f"{int(v * 100)}%"                   # rounded down, so 0.399 (uncertain) never reads as 40%
     if p[i] >= threshold: return f"{E[i].upper()} {pct(p[i])}", False
     return f"{E[i].upper()} / {E[j].upper()}  {pct(p[i])} / {pct(p[j])}", True
+
+def in_words(probs, uncertain: bool) -> str:
+    "What `probs` say, in words a person reads: FER+'s shares as what people would say, FER2013's as what the face looks like."
+    p = np.asarray(probs, float).reshape(-1); i, j = np.argsort(-p, kind='stable')[:2]; E = classes_of(p)
+    if E == FERPLUS_EMOTIONS:
+        if uncertain: return f"people would disagree: {E[i]} or {E[j]}"
+        return f"most people would say {E[i]}" + (f"; some, {E[j]}" if p[j] >= 0.15 else '')
+    return f"{E[i]} or {E[j]}, not sure which" if uncertain else f"looks {E[i]}"
 
 # %% ../../nbs/43_inference.track.ipynb #5360a89a
 @dataclass
@@ -111,10 +120,12 @@ class Face:
     uncertain: bool
     text: str
     @classmethod
-    def from_track(cls, t: Track, threshold: float = UNCERTAIN_BELOW) -> Face:
+    def from_track(cls, t: Track, threshold: float | None = None) -> Face:
         "The face a track shows now: its smoothed probabilities, label and overlay text."
         text, unc = describe(t.smoothed, threshold)
         return cls(t.id, tuple(int(v) for v in t.box), t.smoothed, t.probs, classes_of(t.smoothed)[int(np.argmax(t.smoothed))], unc, text)
+    @property
+    def words(self) -> str: return in_words(self.probs, self.uncertain)
     @property
     def second(self) -> str: return classes_of(self.probs)[int(np.argsort(-np.asarray(self.probs, float), kind='stable')[1])]
     @property
@@ -123,11 +134,13 @@ class Face:
         "The face as JSON, the same everywhere (fer-live's JSON lines, the web app, the widget): see `FACE_KEYS`."
         r = lambda p: {e: round(float(v), 4) for e, v in zip(classes_of(p), p)}
         return {'track': int(self.track), 'box': [int(v) for v in self.box], 'label': self.label, 'second': self.second,
-                'uncertain': bool(self.uncertain), 'probs': r(self.probs), 'raw': r(self.raw), 'text': self.text, 'color': self.color}
+                'uncertain': bool(self.uncertain), 'probs': r(self.probs), 'raw': r(self.raw), 'text': self.text, 'words': self.words, 'color': self.color}
 
 FACE_KEYS = {  # the JSON schema of a face: key -> meaning
     'track': 'id of the face\'s track (the same person from frame to frame)', 'box': 'x, y, w, h in the frame\'s pixels',
     'label': 'the most likely emotion (smoothed)', 'second': 'the second most likely emotion',
-    'uncertain': f'top smoothed probability below the threshold (UNCERTAIN_BELOW = {UNCERTAIN_BELOW})',
+    'uncertain': f'top smoothed probability below the threshold ({UNCERTAIN_BELOW_FERPLUS} for FER+: people would disagree; {UNCERTAIN_BELOW} for FER2013)',
     'probs': 'the probabilities of each emotion (eight for FER+, seven for FER2013), smoothed over the track\'s window', 'raw': 'this frame\'s probabilities',
-    'text': 'the overlay text, e.g. HAPPY 87% or NEUTRAL / ANGRY  34% / 28%', 'color': 'hex colour to draw the face in'}
+    'text': 'the overlay text, e.g. HAPPY 87% or NEUTRAL / ANGRY  34% / 28%',
+    'words': "the same in words, e.g. 'most people would say happy; some, surprise' (FER+) or 'looks happy' (FER2013)",
+    'color': 'hex colour to draw the face in'}

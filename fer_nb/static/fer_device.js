@@ -113,6 +113,14 @@ const FerDevice = (() => {
     if (p[i] >= cfg.threshold) return [E[i].toUpperCase() + ' ' + pct(p[i]), false, E[i], E[j]];
     return [E[i].toUpperCase() + ' / ' + E[j].toUpperCase() + '  ' + pct(p[i]) + ' / ' + pct(p[j]), true, E[i], E[j]];
   }
+  function inWords(p, uncertain, E) {    // the same in words, as `in_words` writes it
+    const order = p.map((v, k) => [v, k]).sort((a, b) => b[0] - a[0] || a[1] - b[1]), [i, j] = [order[0][1], order[1][1]];
+    if (E.includes('contempt')) {         // FER+'s eight emotions: shares of ten people
+      if (uncertain) return 'people would disagree: ' + E[i] + ' or ' + E[j];
+      return 'most people would say ' + E[i] + (p[j] >= 0.15 ? '; some, ' + E[j] : '');
+    }
+    return uncertain ? E[i] + ' or ' + E[j] + ', not sure which' : 'looks ' + E[i];
+  }
 
   // --- the pipeline ---------------------------------------------------------------------------------------------
   class Pipeline {
@@ -163,10 +171,10 @@ const FerDevice = (() => {
       const faces = this.tracker.update(found.map(f => f.box), probs, t).map(tr => {
         const [text, uncertain, label, second] = describe(tr.smoothed, c);
         return { track: tr.id, box: tr.box, label, second, uncertain, probs: byName(tr.smoothed), raw: byName(tr.raw), text,
-                 color: uncertain ? c.uncertain_color : c.colors[label] };
+                 words: inWords(tr.smoothed, uncertain, E), color: uncertain ? c.uncertain_color : c.colors[label] };
       });
       return { type: 'result', width: W, height: H, faces, device_ms: performance.now() - t0 };
     }
   }
-  return { Pipeline, grayFromRGBA, resizeArea, resizeLinear, cropLevel, yunet, describe };
+  return { Pipeline, grayFromRGBA, resizeArea, resizeLinear, cropLevel, yunet, describe, inWords };
 })();
