@@ -15,6 +15,14 @@ run, dest = Path(sys.argv[1]), Path(sys.argv[2])
 h1 = json.loads((run / 'history.json').read_text()); s2 = json.loads((run / 'two_heads.json').read_text())
 (dest / 'stage1_history.json').write_text(json.dumps(h1, indent=1) + '\n')
 (dest / 'stage2.json').write_text(json.dumps(s2, indent=1) + '\n')
+import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
+n1 = len(h1); h2 = s2['history']
+fig, ax = plt.subplots(figsize=(8, 3.2))
+ax.plot([r['epoch'] for r in h1], [r['valid_majority_acc'] for r in h1], label='stage 1: FER+ head (majority accuracy)')
+ax.plot([n1 + r['epoch'] for r in h2], [r['valid_majority_acc_ferplus'] for r in h2], label='stage 2: FER+ head')
+ax.plot([n1 + r['epoch'] for r in h2], [r['valid_acc_fer2013'] for r in h2], label='stage 2: FER2013 head (accuracy)')
+ax.axvline(n1 + s2['epoch'], color='gray', ls=':', lw=1); ax.set_xlabel('epoch'); ax.set_ylabel('validation accuracy'); ax.set_ylim(0.5, 0.9)
+ax.legend(fontsize=8, loc='lower right'); ax.set_title('The shipped model on the validation slice'); fig.tight_layout(); fig.savefig(dest / 'training_curves.png', dpi=80)
 PY
 for s in PrivateTest PublicTest; do for t in none flip; do fer-evaluate --labels ferplus --split $s --tta $t --out $out/eval-$s-$t-ferplus; done; done
 for s in PrivateTest both; do for t in none flip; do fer-evaluate --labels fer2013 --split $s --tta $t --out $out/eval-$s-$t; done; done

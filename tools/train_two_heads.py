@@ -33,6 +33,7 @@ ap.add_argument('--ferplus', default=str(RUN / 'best.safetensors'))   # stage 1'
 ap.add_argument('--epochs', type=int, default=20)
 ap.add_argument('--lr', type=float, default=3e-4)
 ap.add_argument('--weight_fer2013', type=float, default=1.0)            # the FER2013 head's share of the loss (the FER+ head's is 1)
+ap.add_argument('--head_epochs', type=int, default=1)                   # first, this many epochs of the new head alone (the rest frozen): no random head's gradients reach the backbone
 ap.add_argument('--distill', type=float, default=0.5)
 ap.add_argument('--teacher', default='results/longrun/soft_targets.npz')
 ap.add_argument('--max_train', type=int, default=None)                  # quick checks only
@@ -67,6 +68,19 @@ def scores():
 acc8, acc7 = scores(); history = [{'epoch': 0, 'valid_majority_acc_ferplus': acc8, 'valid_acc_fer2013': acc7}]
 print(json.dumps(history[-1]), flush=True)
 best = (-1, None, 0)
+head_opt = torch.optim.AdamW(model.head_fer2013.parameters(), lr=1e-3, weight_decay=0.01)
+for epoch in range(a.head_epochs):                                       # the new head alone, on the frozen features
+    t0 = time.perf_counter(); model.eval(); model.head_fer2013.train()
+    order = torch.randperm(len(Xtr), generator=torch.Generator().manual_seed(1000 + epoch))
+    for i in range(0, len(order), 64):
+        idx = order[i:i + 64]
+        with torch.no_grad(): z = torch.flatten(model.pool(model.features(augment(Xtr[idx]).contiguous(memory_format=torch.channels_last))), 1)
+        t7 = nn.functional.one_hot(ytr[idx], 7).float()
+        if teacher is not None: t7 = (1 - a.distill) * t7 + a.distill * teacher[idx]
+        loss = loss7(model.head_fer2013(z), t7); head_opt.zero_grad(set_to_none=True); loss.backward(); head_opt.step()
+    acc8, acc7 = scores(); history.append({'epoch': 0, 'stage': 'head only', 'valid_majority_acc_ferplus': acc8, 'valid_acc_fer2013': acc7,
+                                           'seconds': time.perf_counter() - t0}); print(json.dumps(history[-1]), flush=True)
+if a.head_epochs: best = ((acc8 + acc7) / 2, {k: v.clone() for k, v in model.state_dict().items()}, 0)   # the joint epochs must beat this
 for epoch in range(a.epochs):
     t0 = time.perf_counter(); model.train(); tot = 0.
     order = torch.randperm(len(Xtr), generator=torch.Generator().manual_seed(epoch))

@@ -56,10 +56,11 @@ def run_demo(out='fer-demo',       # folder for the annotated images, the annota
              checkpoint=None,      # model .safetensors or run folder; None: the model packaged with fer_nb
              backend: str = 'onnx',  # 'torch', 'onnx' or 'onnx-int8'
              files=None,           # inputs (default: the bundled samples)
+             labels=None,          # 'ferplus' or 'fer2013'; None: the model's first (FER+ for the packaged model)
             ) -> list[dict]:
     "Recognise the faces in the bundled samples (or `files`); write annotated copies and JSON lines to `out`; one summary per input."
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    pred = EmotionPredictor(checkpoint, backend)
+    pred = EmotionPredictor(checkpoint, backend, labels=labels)
     summaries = []
     for p in map(Path, files or sample_files()):
         results = []
@@ -85,12 +86,13 @@ def run_demo(out='fer-demo',       # folder for the annotated images, the annota
 def fer_demo(out: str = 'fer-demo',     # folder for the annotated images and clip and their JSON lines
              checkpoint: str = None,    # model .safetensors or run folder; None: the model packaged with fer_nb
              backend: str = 'onnx',     # 'torch', 'onnx' (ONNX Runtime fp32) or 'onnx-int8'
+             labels: str = None,        # 'ferplus' (eight emotions, what ten people would say) or 'fer2013' (FER2013's seven labels); None: the model's first
             ):
     "Recognise the emotions of the faces in fer_nb's bundled sample pictures and clip; print them and write annotated copies."
     t0 = time.perf_counter()
     with cli_errors('fer-demo'):
         if backend not in BACKENDS: raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
-        res = run_demo(out, checkpoint, backend)
+        res = run_demo(out, checkpoint, backend, labels=labels)
     for r in res:
         kind = 'face' if r['frames'] == 1 else 'tracked face'
         print(f"{r['input']}: {len(r['faces'])} {kind}{'s' if len(r['faces']) != 1 else ''}" + ('' if r['frames'] == 1 else f" over {r['frames']} frames"))

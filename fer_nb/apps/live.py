@@ -42,6 +42,7 @@ def _batch(source, jsonl, output, jobs, engine='processes', address=None, **opti
 def fer_live(source: Param('camera index (0, 1, ...), stream URL, video file, image file or folder of images (with --jobs also a quoted pattern such as "clips/*.mp4")', str, opt=False, nargs='?') = '0',
              checkpoint: str = None,     # model .safetensors or its run folder; None: the model packaged with fer_nb
              backend: str = 'onnx',      # 'torch', 'onnx' (ONNX Runtime fp32) or 'onnx-int8' (int8, calibrated on FER2013 training images)
+             labels: str = None,         # answer in 'ferplus' (eight emotions, what ten people would say) or 'fer2013' (FER2013's seven labels); None: the model's first (FER+ for the packaged model)
              window: float = 1 / 3,      # smoothing window in seconds (each face's probabilities are averaged over it)
              threshold: float = None,    # below this smoothed top probability, show the top two emotions in muted yellow (None: 0.5 for FER+, where people would disagree; 0.4 for FER2013)
              max_unseen: float = 0.5,    # seconds a face may go unseen before its track ends
@@ -70,7 +71,7 @@ def fer_live(source: Param('camera index (0, 1, ...), stream URL, video file, im
     with cli_errors('fer-live'):
         if show not in ('auto', 'yes', 'no'): raise ValueError(f"--show must be 'auto', 'yes' or 'no', not {show!r}")
         if backend not in BACKENDS: raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
-        if jobs: return _batch(source, jsonl, output, jobs, engine, address, checkpoint=checkpoint, backend=backend, kind=detector, min_face=min_face,
+        if jobs: return _batch(source, jsonl, output, jobs, engine, address, checkpoint=checkpoint, backend=backend, labels=labels, kind=detector, min_face=min_face,
                                margin=margin, window=window, threshold=threshold, detect_every=detect_every, max_faces=max_faces, align=not no_align)
         src = open_source(source, width, height, max_pixels)
         with src:
@@ -81,7 +82,7 @@ def fer_live(source: Param('camera index (0, 1, ...), stream URL, video file, im
                 raise ValueError(f"{source} holds {len(src.files)} images: give a folder as --output, not the image {output}")
             det = FaceDetector(detector, min_face, min_neighbors=min_neighbors, margin=margin)
             if backend == 'torch': require('torch', 'train', "backend='torch'").set_num_threads(threads or 1)   # this process is ours: one thread spins least
-            pred = EmotionPredictor(checkpoint, backend, None if backend == 'torch' else threads, flip=flip)
+            pred = EmotionPredictor(checkpoint, backend, None if backend == 'torch' else threads, flip=flip, labels=labels)
             pipe = LivePipeline(pred, det, window, threshold, max_unseen=max_unseen, detect_every=detect_every,
                                 max_faces=max_faces, align=not no_align, chart=not no_chart)
             sinks = make_sinks(output, jsonl, win, src.still, src.fps, console)

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/46_inference.ship.ipynb #be13c043
 from __future__ import annotations
-import json, time
+import contextlib, json, os, shutil, tempfile, time
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from fastcore.script import call_parse, Param
@@ -15,8 +15,8 @@ from .export import calibration_images, quantize_onnx, onnx_meta, export_onnx_sh
 from .predict import EmotionPredictor, backend_agreement
 
 # %% auto #0
-__all__ = ['SIZE_LIMITS', 'SPLIT_NAMES', 'FERPLUS_SPLIT_NAMES', 'ship_model', 'ship_onnx', 'shipped_sizes', 'fer_ship',
-           'yunet_any_size', 'results_table']
+__all__ = ['SIZE_LIMITS', 'SPLIT_NAMES', 'FERPLUS_SPLIT_NAMES', 'ship_model', 'ship_onnx', 'check_package', 'shipped_sizes',
+           'fer_ship', 'yunet_any_size', 'results_table']
 
 # %% ../../nbs/46_inference.ship.ipynb #6ebca4b3
 SIZE_LIMITS = {'file': 12_000_000, 'total': 15_000_000}  # bytes: each shipped file, and weights plus samples together
@@ -32,21 +32,62 @@ def ship_model(run,                 # run folder or .safetensors of the model to
     keep = {k: v for k, v in model.meta.items() if k not in _RESERVED_META}
     if 'recipe' in keep:                          # the run's folder is the trainer's machine's business
         keep['recipe'] = json.dumps({k: v for k, v in json.loads(keep['recipe']).items() if k not in ('out', 'data')})
-    w = save_model(model, dest / PACKAGED_MODEL, dtype=torch.float16, **{**keep, 'source_sha256': file_digest(src)})
-    w.chmod(0o644)                                # readable by all
-    (dest / PACKAGED_INT8).unlink(missing_ok=True)
-    return ship_onnx(dest, n_calib, seed)
+    with _scratch(dest) as tmp:                   # every file made and checked beside the package, then moved in: a failure changes nothing
+        save_model(model, tmp / PACKAGED_MODEL, dtype=torch.float16, **{**keep, 'source_sha256': file_digest(src)})
+        _make_onnx(tmp, n_calib, seed)
+        check_package(tmp, src)
+        _move_in(tmp, dest, (PACKAGED_INT8, PACKAGED_ONNX, PACKAGED_MODEL))
+    return {f: (dest / f).stat().st_size for f in (PACKAGED_MODEL, PACKAGED_ONNX, PACKAGED_INT8)}
 
 def ship_onnx(dest=None, n_calib: int = 1000, seed: int = 0) -> dict:
     "The ONNX files for the weights in `dest`: the fp32 graph over them, and the int8 model (quantised again only if made from other weights)."
-    dest = Path(dest or WEIGHTS_DIR); w = dest / PACKAGED_MODEL
+    dest = Path(dest or WEIGHTS_DIR); w, q = dest / PACKAGED_MODEL, dest / PACKAGED_INT8
     if not w.is_file(): raise FileNotFoundError(f"No {PACKAGED_MODEL} in {dest}: ship a run first (fer-ship <run folder>)")
-    g = export_onnx_shared(w, dest / PACKAGED_ONNX)
-    q = dest / PACKAGED_INT8
-    if not (q.is_file() and onnx_meta(q).get('checkpoint_sha256') == file_digest(w)):
-        q.unlink(missing_ok=True); quantize_onnx(w, calibration_images(n_calib, seed), out=q)
-    for p in (g, q): Path(f'{p}.lock').unlink(missing_ok=True); p.chmod(0o644)   # no lock file in the package; readable by all
-    return {p.name: p.stat().st_size for p in (w, g, q)}
+    q_ok = q.is_file() and onnx_meta(q).get('checkpoint_sha256') == file_digest(w)
+    with _scratch(dest) as tmp:
+        shutil.copy2(w, tmp / PACKAGED_MODEL)
+        if q_ok: shutil.copy2(q, tmp / PACKAGED_INT8)
+        _make_onnx(tmp, n_calib, seed); check_package(tmp)
+        _move_in(tmp, dest, (PACKAGED_ONNX,) if q_ok else (PACKAGED_INT8, PACKAGED_ONNX))
+    return {p.name: p.stat().st_size for p in (w, dest / PACKAGED_ONNX, q)}
+
+@contextlib.contextmanager
+def _scratch(dest: Path):
+    "A scratch folder beside `dest` (the same file system: its files move in by renaming), removed afterwards whatever happens."
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f'.{dest.name}.ship-'))
+    try: yield tmp
+    finally: shutil.rmtree(tmp, ignore_errors=True)
+
+def _make_onnx(folder: Path, n_calib: int, seed: int):
+    "The fp32 graph over the weights in `folder`, and the int8 model unless one is there already."
+    w, q = folder / PACKAGED_MODEL, folder / PACKAGED_INT8
+    export_onnx_shared(w, folder / PACKAGED_ONNX)
+    if not q.is_file():
+        try: calib = calibration_images(n_calib, seed)
+        except FileNotFoundError: raise FileNotFoundError("the int8 model is calibrated on FER2013's training images, and none were found: put FER2013 "
+                                                          "in data/ or run with FER2013=/path/to/fer2013 (fer-ship --help); nothing was changed") from None
+        quantize_onnx(w, calib, out=q)
+    for p in (folder / PACKAGED_ONNX, q): Path(f'{p}.lock').unlink(missing_ok=True)   # no lock file in the package
+
+def check_package(folder, source=None, n: int = 16):
+    "Before shipping: the files in `folder` belong together (hashes), and the fp32 graph answers as the weights do on `n` random faces."
+    folder = Path(folder); w = folder / PACKAGED_MODEL; key = file_digest(w)
+    for f in (PACKAGED_ONNX, PACKAGED_INT8):
+        if onnx_meta(folder / f).get('checkpoint_sha256') != key: raise RuntimeError(f"{f} was not made from {PACKAGED_MODEL}: not shipped")
+    model = load_model(w)
+    if source is not None and model.meta.get('source_sha256') != file_digest(source): raise RuntimeError(f"{PACKAGED_MODEL} is not {Path(source).name} in float16")
+    x = torch.randn(n, 1, IMG_SIZE, IMG_SIZE, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad(): ref = model.use(None)(x) if len(getattr(model, 'heads', ())) > 1 else (model(x),)
+    import onnxruntime as ort  # the core install's runtime
+    for f, tol in ((PACKAGED_ONNX, 1e-3), (PACKAGED_INT8, None)):
+        got = ort.InferenceSession(str(folder / f), providers=['CPUExecutionProvider']).run(None, {'faces': x.numpy()})
+        if len(got) != len(ref) or any(g.shape != tuple(r.shape) or not np.isfinite(g).all() for g, r in zip(got, ref)):
+            raise RuntimeError(f"{f} gives other outputs than {PACKAGED_MODEL}: not shipped")
+        if tol and max(float(np.abs(g - r.numpy()).max()) for g, r in zip(got, ref)) > tol: raise RuntimeError(f"{f} disagrees with {PACKAGED_MODEL}: not shipped")
+
+def _move_in(tmp: Path, dest: Path, names):
+    "Rename the checked files from the scratch folder into `dest`, readable by all."
+    for f in names: (tmp / f).chmod(0o644); os.replace(tmp / f, dest / f)
 
 def shipped_sizes(weights=None, samples=None) -> pd.Series:
     "Bytes of every file shipped in the package's weights and samples folders."
