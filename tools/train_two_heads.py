@@ -6,7 +6,7 @@ averaged). The epoch is chosen on the validation slice by the mean of the two he
 label); both temperatures are fitted there, the FER+ head's against the vote shares. Writes OUT/two_heads.safetensors
 (a fer_nb model answering in FER+ by default) and OUT/two_heads.json (the history and the choice).
 
-    nice python tools/train_two_heads.py [--ferplus ~/.cache/fer_nb/runs/ferplus/best.safetensors] [--epochs 20]
+    nice python tools/train_two_heads.py [--ferplus ~/.cache/fer_nb/runs/ferplus/best.safetensors] [--epochs 10]
 """
 import argparse, json, time
 from pathlib import Path
@@ -30,7 +30,7 @@ from fer_nb.training.calibration import fit_temperature
 RUN = Path.home() / '.cache/fer_nb/runs/ferplus'
 ap = argparse.ArgumentParser()
 ap.add_argument('--ferplus', default=str(RUN / 'best.safetensors'))   # stage 1's best network
-ap.add_argument('--epochs', type=int, default=20)
+ap.add_argument('--epochs', type=int, default=10)
 ap.add_argument('--lr', type=float, default=3e-4)
 ap.add_argument('--weight_fer2013', type=float, default=1.0)            # the FER2013 head's share of the loss (the FER+ head's is 1)
 ap.add_argument('--head_epochs', type=int, default=1)                   # first, this many epochs of the new head alone (the rest frozen): no random head's gradients reach the backbone

@@ -177,7 +177,7 @@ def evaluate_folder(data, checkpoint=None, out=None, label_map: str | None = Non
     import matplotlib.pyplot as plt  # optional heavy import (matplotlib: only for figures)
     if no_face not in NO_FACE: raise ValueError(f"no_face must be one of {NO_FACE}, not {no_face!r}")
     table, report = read_labelled(data, label_map)
-    det, pred = FaceDetector(detector), EmotionPredictor(checkpoint, backend)
+    det, pred = FaceDetector(detector), EmotionPredictor(checkpoint, backend, labels='fer2013')   # these datasets' seven classes: the FER2013 head
     crops, keep, found, unreadable = [], [], [], []
     for i, f in enumerate(tqdm(table.file, desc='faces', unit='img', disable=not progress)):
         img = cv2.imread(f, cv2.IMREAD_UNCHANGED)

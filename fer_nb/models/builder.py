@@ -13,7 +13,7 @@ from torch import nn
 from safetensors.torch import save_file
 import fer_nb
 from .. import __version__
-from ..core import EMOTIONS, NUM_CLASSES, LABEL_SETS, IMG_SIZE, NORM_MEAN, NORM_STD, get_device, project_root, atomic_path, WEIGHTS_DIR, PACKAGED_MODEL, packaged_model, resolve_checkpoint
+from ..core import EMOTIONS, NUM_CLASSES, LABEL_SETS, temperature_key, IMG_SIZE, NORM_MEAN, NORM_STD, get_device, project_root, atomic_path, WEIGHTS_DIR, PACKAGED_MODEL, packaged_model, resolve_checkpoint
 from .resnet import ResNetFER, STEMS, read_state_dict, state_dict_differences
 from .zoo import VGGFER, SimpleCNN, TorchvisionFER, ViTFER, resnet18_cbam
 from ..data.transforms import eval_transform
