@@ -26,4 +26,4 @@ ax.legend(fontsize=8, loc='lower right'); ax.set_title('The shipped model on the
 PY
 for s in PrivateTest PublicTest; do for t in none flip; do fer-evaluate --labels ferplus --split $s --tta $t --out $out/eval-$s-$t-ferplus; done; done
 for s in PrivateTest both; do for t in none flip; do fer-evaluate --labels fer2013 --split $s --tta $t --out $out/eval-$s-$t; done; done
-papermill nbs/46_inference.ship.ipynb /tmp/ship.ipynb -p run "$run" --cwd nbs
+papermill nbs/46_inference.ship.ipynb /tmp/ship.ipynb -p run "$run/two_heads.safetensors" --cwd nbs

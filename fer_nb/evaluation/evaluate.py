@@ -70,13 +70,13 @@ def evaluate_checkpoint(checkpoint=None, data=None, split='PrivateTest', tta='no
     raw = predict(model, X, 'none', batch_size, temperature=1.0)                          # the same before temperature scaling
     ys, ps, ls, rs = y[scored], probs[scored], live[scored], raw[scored]
     m = {'checkpoint': str(ck), 'split': split, 'tta': tta, 'labels': labels, **compute_metrics(ys, ps, bootstrap)}
-    m['uncertainty'] = {**uncertainty_rule(ys, ls), 'measured_on': 'calibrated probabilities without TTA, as the live loop shows them'}
+    m['uncertainty'] = {**uncertainty_rule(ys, ls, uncertain_below(labels)), 'measured_on': 'calibrated probabilities without TTA, as the live loop shows them'}
     m['calibration'] = {'temperature': T, 'ece_before': expected_calibration_error(ys, rs), 'ece_after': expected_calibration_error(ys, ls),
                         'nll_before': float(skm.log_loss(ys, rs, labels=range(len(E)))), 'nll_after': float(skm.log_loss(ys, ls, labels=range(len(E))))}
     if labels == 'ferplus':
         shares = vote_shares(test.votes)
         m['votes'] = {'faces_with_votes': int(np.isfinite(test.votes).all(1).sum()), 'left_out_no_majority': int((~scored).sum()),
-                      'vote_cross_entropy': vote_cross_entropy(shares, probs), 'doubt': doubt_measures(shares, live, scored, UNCERTAIN_BELOW)}
+                      'vote_cross_entropy': vote_cross_entropy(shares, probs), 'doubt': doubt_measures(shares, live, scored, uncertain_below(labels))}   # the live loop's flag: 0.5
     keep = fresh & scored
     m['deduplicated'] = {'removed_with_copy_in_training': int((~fresh & scored).sum()), **compute_metrics(y[keep], probs[keep], bootstrap)}
     out = Path(out) if out else (ck.parent if checkpoint is not None else Path('fer-eval')) / f"eval-{split}-{tta}{'-ferplus' if labels == 'ferplus' else ''}"
