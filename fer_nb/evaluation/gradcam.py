@@ -175,11 +175,15 @@ def rank_correlation(a, b) -> np.ndarray:
 CASCADE = (('head', ('head',)), ('+ layer4', ('features.layer4',)), ('+ layer3', ('features.layer3',)), ('+ layer2', ('features.layer2',)),
            ('+ layer1', ('features.layer1',)), ('+ stem (all)', ('features.conv1', 'features.bn1')))  # top-down re-initialisation steps
 
+def _under(k: str, p: str) -> bool:
+    "Is state-dict key `k` under the name prefix `p`? ('head' means every head of a two-headed network.)"
+    return k == p or k.startswith(p + '.') or (p == 'head' and k.startswith('head_'))
+
 def _fresh_weights(model: nn.Module, parts, seed) -> dict:
     "The tensors under the name prefixes `parts` of a new network like `model` (same architecture and options), initialised with `seed`."
     model = getattr(model, '_orig_mod', model)
     name, options = model_spec(model)
-    under = lambda k, p: k == p or k.startswith(p + '.')
+    under = _under
     for p in parts:
         if not any(under(k, p) for k in model.state_dict()): raise ValueError(f"No weights under {p!r}; parts are name prefixes such as 'head' or 'features.layer4'")
     with torch.random.fork_rng(devices=[]):
@@ -203,7 +207,7 @@ def sanity_check(model: nn.Module, x,           # normalised images (B, 1, H, W)
     fresh = _fresh_weights(model, [p for _, ps in cascade for p in ps], seed)
     m, rows = reinitialised(model, (), seed), {}
     for label, parts in (('nothing', ()),) + tuple(cascade):
-        m.load_state_dict({k: v for k, v in fresh.items() if any(k == p or k.startswith(p + '.') for p in parts)}, strict=False)
+        m.load_state_dict({k: v for k, v in fresh.items() if any(_under(k, p) for p in parts)}, strict=False)
         r, _ = CAMExtractor(m, name).generate_cams(x, preds)   # the same targets: the trained model's predictions
         rho = rank_correlation(cams, r); ok = ~np.isnan(rho)
         rows[label] = {'mean rank corr': rho[ok].mean() if ok.any() else np.nan, 'median': np.median(rho[ok]) if ok.any() else np.nan,

@@ -64,7 +64,7 @@ class EmotionPredictor:
         self.labels = sets[0] if labels is None else labels
         if self.labels not in sets: raise ValueError(f"{self.checkpoint.name} answers in {', '.join(sets)}, not {labels!r}")
         self.label_sets, self.emotions = tuple(sets), LABEL_SETS[self.labels]   # the class names, in output order
-        if backend == 'torch': self.model.use(self.labels)
+        if backend == 'torch' and hasattr(self.model, 'use'): self.model.use(self.labels)   # a network with heads (10_models.resnet)
         else: self._output = onnx_outputs(sets)[sets.index(self.labels)]
         self.mean, self.std = float(meta.get('norm_mean', NORM_MEAN)), float(meta.get('norm_std', NORM_STD))
         self.temperature = float(meta.get(temperature_key(self.labels, sets[0]), 1.0))  # fitted on the validation slice at training time (1: none)

@@ -65,7 +65,7 @@ class FaceTracker:
     def update(self, boxes, probs, t: float) -> list:
         "Match the `boxes` (N,4) of the frame at time `t` (s), with their probabilities (N,C), to tracks; returns the N tracks, in box order."
         boxes = np.asarray(boxes, int).reshape(-1, 4); probs = np.asarray(probs, np.float32)
-        probs = probs.reshape(len(probs), -1) if probs.size or probs.ndim == 2 else probs.reshape(0, NUM_CLASSES)
+        if probs.ndim != 2: probs = probs.reshape(1, -1) if probs.size else probs.reshape(0, NUM_CLASSES)   # one vector, or nothing
         if len(boxes) != len(probs): raise ValueError(f"{len(boxes)} boxes but {len(probs)} probability vectors")
         self.now = float(t)
         self.tracks = [tr for tr in self.tracks if t - tr.last_seen <= self.max_unseen + 1e-6]
