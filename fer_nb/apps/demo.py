@@ -48,9 +48,10 @@ def make_sample_clip(out, images=None, size=(640, 360), frames: int = 48, fps: f
 
 # %% ../../nbs/54_apps.demo.ipynb #4d899b1d
 def _face_line(f: dict) -> str:
-    "'happy 87% (most people would say happy)', or 'neutral 38% (uncertain; next: sad 30%)' below the live loop's threshold."
+    "'happy 87% (most people would say happy)', or 'neutral 38% (people would disagree: neutral or sad)'; without words, 'neutral 38% (uncertain; next: sad 30%)'."
     (e1, p1), (e2, p2) = sorted(f['probs'].items(), key=lambda kv: -kv[1])[:2]
-    return f"{e1} {p1:.0%}" + (f" (uncertain; next: {e2} {p2:.0%})" if f['uncertain'] else '') + (f": {f['words']}" if 'words' in f else '')
+    if f.get('words'): return f"{e1} {p1:.0%} ({f['words']})"
+    return f"{e1} {p1:.0%}" + (f" (uncertain; next: {e2} {p2:.0%})" if f['uncertain'] else '')
 
 def run_demo(out='fer-demo',       # folder for the annotated images, the annotated clip and the JSON lines
              checkpoint=None,      # model .safetensors or run folder; None: the model packaged with fer_nb

@@ -106,7 +106,7 @@ def create_app(checkpoint=None,                     # model .safetensors or its 
                   **({} if api_docs else dict(docs_url=None, redoc_url=None, openapi_url=None)))
     allowed = {o.rstrip('/').lower() for o in ([allow_origins] if isinstance(allow_origins, str) else allow_origins) if o}
     app.state.fer = st
-    config = {'emotions': list(getattr(predictor, 'emotions', EMOTIONS)), 'colors': dict(EMOTION_COLORS), 'uncertain_color': UNCERTAIN_COLOR, 'ws_path': '/ws',
+    config = {'threshold': threshold or uncertain_below(getattr(predictor, 'labels', 'fer2013')), 'emotions': list(getattr(predictor, 'emotions', EMOTIONS)), 'colors': dict(EMOTION_COLORS), 'uncertain_color': UNCERTAIN_COLOR, 'ws_path': '/ws',
               'width': 640, 'height': 480, 'jpeg_quality': 0.8, 'reply_timeout_ms': 10000, 'max_bytes': st.max_bytes, 'max_side': st.max_side}
     try:                                                           # "on this device": the page runs the models (56_apps.browser)
         config['device'] = device_config(predictor, detector_kw, pipeline_kw); add_device_routes(app, predictor)
