@@ -34,9 +34,20 @@ def shipped_valid() -> float:
     "The shipped model's validation accuracy on the same fixed slice (its run's summary.json)."
     return json.loads((ROOT / 'results' / 'shipped' / 'training' / 'summary.json').read_text())['best_valid_acc']
 
+FER2013_COMMIT = 'c07eb4b'   # the last commit whose package shipped the FER2013-only model the cycles were measured against
+
+def fer2013_model() -> Path:
+    "The FER2013-only model shipped before the two-headed FER+ model (issue 34), restored from git once into the cache: the cycles' reference."
+    f = Path.home() / '.cache' / 'fer_nb' / f'fer2013_model-{FER2013_COMMIT}.safetensors'
+    if not f.is_file():
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_bytes(subprocess.run(['git', '-C', str(ROOT), 'show', f'{FER2013_COMMIT}:fer_nb/weights/fer_resnet18.safetensors'],
+                                     capture_output=True, check=True).stdout)
+    return f
+
 def warm_weights() -> str:
-    "Every warm start: the shipped model's weights (a better cycle ships, so they are the best so far; the tree keeps no second model)."
-    return str(ROOT / 'fer_nb' / 'weights' / 'fer_resnet18.safetensors')
+    "Every warm start: the FER2013-only model's weights (the package now ships the two-headed FER+ model)."
+    return str(fer2013_model())
 
 def plan(k: int) -> dict:
     "Cycle `k`: 1 from scratch; 2 a plain warm restart; 3 on the same warm restart, distilled from the ensemble of the cycles before (`teach`)."
@@ -153,7 +164,7 @@ def compare(which: str = 'cycle'):
         k = max(int(r['cycle']) for r in cycles()); name, path, out = f'cycle {k}', run_dir(k) / 'best.safetensors', LOG / f'c{k}'
     X, y = to_device(prepare_data({'data': DATA, 'split_seed': 42})['valid'], 'cpu'); y = y.numpy()
     P, res = {}, {'cycle': k, 'images': 'validation slice, split_seed 42', 'n': int(len(y))}
-    for n, f in (('shipped', packaged_model()), (name, path)):
+    for n, f in (('shipped', fer2013_model()), (name, path)):
         m = load_model(f); T = m.meta.get('temperature', 1.0)
         P[n] = apply_temperature(model_logits(m, X).numpy(), T)
         mirror = apply_temperature(model_logits(m, X.flip(-1)).numpy(), T)
@@ -169,7 +180,7 @@ def teach():
     from fer_nb.training.train import prepare_data
     from fer_nb.training.distill import save_soft_targets
     import torch; torch.set_num_threads(int(os.environ.get('FER_NB_TRAIN_THREADS', '1')))
-    models = {'shipped': packaged_model(), **{f"cycle {r['cycle']}": run_dir(int(r['cycle'])) / 'best.safetensors' for r in cycles()
+    models = {'shipped': fer2013_model(), **{f"cycle {r['cycle']}": run_dir(int(r['cycle'])) / 'best.safetensors' for r in cycles()
                                               if (run_dir(int(r['cycle'])) / 'best.safetensors').is_file()}}
     tr = prepare_data({'data': DATA, 'split_seed': 42})['train']
     save_soft_targets(SOFT, models, tr.images)
