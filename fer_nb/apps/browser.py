@@ -68,13 +68,13 @@ def add_device_routes(app, predictor):
     return app
 
 # %% ../../nbs/56_apps.browser.ipynb #679e5c89
-def export_static(dest, checkpoint=None, backend: str = 'onnx', detector_kw=None, pipeline_kw=None) -> dict:
+def export_static(dest, checkpoint=None, backend: str = 'onnx', detector_kw=None, pipeline_kw=None, labels=None) -> dict:
     "Write the page, the runtime and the models to `dest` as a static web app that runs on the visitor's device; returns the files and their sizes."
     from fer_nb.inference.predict import EmotionPredictor
     dest = Path(dest).expanduser()
     if dest.exists() and any(dest.iterdir()) and not (dest / 'index.html').is_file():
         raise FileExistsError(f"{dest} is not empty and holds no earlier export (index.html): give an empty or new folder")
-    pred = EmotionPredictor(checkpoint, backend)
+    pred = EmotionPredictor(checkpoint, backend, labels=labels)
     config = {'emotions': list(pred.emotions), 'colors': dict(EMOTION_COLORS), 'uncertain_color': UNCERTAIN_COLOR, 'ws_path': None,
               'width': 640, 'height': 480, 'jpeg_quality': 0.8, 'reply_timeout_ms': 10000, 'max_bytes': 0, 'max_side': 1920,
               'device': device_config(pred, detector_kw, pipeline_kw)}

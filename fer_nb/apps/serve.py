@@ -93,11 +93,12 @@ def create_app(checkpoint=None,                     # model .safetensors or its 
                detector_kw: dict | None = None,     # FaceDetector options (kind, min_face, min_neighbors, margin, ...)
                allow_origins=(),                    # web pages of other origins whose scripts may open the stream (the page's own always may)
                api_docs: bool = False,              # serve FastAPI's /docs and /openapi.json
+               labels: str | None = None,           # the label set to answer in: 'ferplus' or 'fer2013'; None: the model's first
               ) -> FastAPI:
     "The web app: the page at `/`, `/health`, `/predict` (one image) and the `/ws` stream, on one shared predictor."
     for name, v in (('max_connections', max_connections), ('max_bytes', max_bytes), ('max_pixels', max_pixels), ('max_side', max_side)):
         if int(v) < 1: raise ValueError(f"{name} must be >= 1, not {v}")
-    if predictor is None: predictor = EmotionPredictor(checkpoint, backend, threads)
+    if predictor is None: predictor = EmotionPredictor(checkpoint, backend, threads, labels=labels)
     workers = int(workers or os.cpu_count() or 1)
     pipeline_kw = dict(window=window, threshold=threshold, detect_every=detect_every, max_faces=max_faces)
     LivePipeline(predictor, FaceDetector(**(detector_kw or {})), **pipeline_kw)        # check the settings now, not per stream
@@ -230,13 +231,14 @@ def fer_serve(host: str = '127.0.0.1',          # address to listen on ('0.0.0.0
               allow_origin: str = None,          # comma-separated origins (https://example.org) of other pages allowed to open the stream
               api_docs: bool = False,            # serve FastAPI's /docs and /openapi.json (off: they describe the server to anyone)
               export: str = None,                # write the page, models and runtime to this folder as a static web app that runs on the visitor's device, and exit
+              labels: str = None,                # answer in 'ferplus' (eight emotions, what ten people would say) or 'fer2013' (FER2013's seven labels); None: the model's first
              ):
     "Serve the live facial emotion web app: open http://localhost:8000 in a browser and allow the camera."
     import uvicorn  # optional heavy import (the web server: only to serve)
     logging.basicConfig(level=log_level.upper(), format='%(levelname)s:     %(name)s: %(message)s')  # uvicorn's style
     if export:
         with cli_errors('fer-serve'):
-            files = export_static(export, checkpoint, backend, dict(kind=detector, min_face=min_face))
+            files = export_static(export, checkpoint, backend, dict(kind=detector, min_face=min_face), labels=labels)
         print(f"fer-serve: wrote {len(files)} files ({sum(files.values()) / 1e6:.1f} MB) to {export}: serve that folder with any web server, "
               f"e.g. python -m http.server -d {export} 8000, and open http://localhost:8000"); return
     with cli_errors('fer-serve'):
@@ -247,7 +249,7 @@ def fer_serve(host: str = '127.0.0.1',          # address to listen on ('0.0.0.0
         if backend == 'torch': require('torch', 'train', "backend='torch'").set_num_threads(threads or 1)   # this process is ours; one thread spins least
         opts = dict(checkpoint=checkpoint, backend=backend, max_connections=max_connections, max_bytes=max_bytes, max_pixels=max_pixels, max_side=max_side,
                     workers=workers, threads=None if backend == 'torch' else threads, detector_kw=dict(kind=detector, min_face=min_face),
-                    allow_origins=[o.strip() for o in (allow_origin or '').split(',') if o.strip()], api_docs=api_docs)
+                    allow_origins=[o.strip() for o in (allow_origin or '').split(',') if o.strip()], api_docs=api_docs, labels=labels)
         app = create_app(**opts)                                       # bad options fail here, once, whatever the processes
     print(f"fer-serve: {app.state.fer.predictor} on http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}"
           + (f" in {processes} processes" if processes > 1 else '') + "  (open it in a browser and allow the camera; Ctrl+C stops)", flush=True)
