@@ -24,8 +24,8 @@ import importlib
 
 # %% auto #0
 __all__ = ['SAMPLE_FACES', 'in_ci', 'SkipInCI', 'skip', 'sample_photo', 'jpeg_bytes', 'fer2013_or_synthetic', 'quick_checkpoint',
-           'model_for_tests', 'probs_with', 'write_y4m', 'SlowPredictor', 'free_port', 'serve_in_thread', 'load_test',
-           'load_markdown', 'spawn_local', 'params_vector', 'fit_and_check', 'one_step']
+           'model_for_tests', 'probs_with', 'write_y4m', 'video_cut_short', 'SlowPredictor', 'free_port',
+           'serve_in_thread', 'load_test', 'load_markdown', 'spawn_local', 'params_vector', 'fit_and_check', 'one_step']
 
 # %% ../nbs/90_testing.ipynb #17b7ba12
 def in_ci() -> bool:
@@ -98,6 +98,17 @@ def write_y4m(path, frames, fps: int = 10) -> Path:
         for f in frames:
             if f.shape != (H, W, 3) or f.dtype != np.uint8: raise ValueError(f"Every frame must be {H}x{W}x3 uint8, got {f.shape} {f.dtype}")
             out.write(b'FRAME\n' + cv2.cvtColor(f, cv2.COLOR_BGR2YUV_I420).tobytes())   # planes Y, U, V
+    return path
+
+# %% ../nbs/90_testing.ipynb #18c3e83e
+def video_cut_short(path, n: int = 48, cut: bool = True) -> Path:
+    "Write `n` gray 64x48 MJPG frames to the .avi `path`; with `cut`, zero the second half of its frame data and keep the index."
+    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'MJPG'), 24, (64, 48))
+    for k in range(n): vw.write(np.full((48, 64, 3), k * 5 % 256, np.uint8))
+    vw.release(); path = Path(path)
+    if cut:
+        data = bytearray(path.read_bytes()); a, b = data.find(b'movi'), data.find(b'idx1')
+        data[(a + b) // 2:b] = bytes(b - (a + b) // 2); path.write_bytes(data)
     return path
 
 # %% ../nbs/90_testing.ipynb #97028dba

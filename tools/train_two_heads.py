@@ -20,7 +20,7 @@ from fer_nb.core import seed_everything
 from fer_nb.data.load import load_fer2013
 from fer_nb.data.split import split_fer2013
 from fer_nb.data.ferplus import ferplus_targets, majority_labels, vote_shares
-from fer_nb.data.transforms import BatchAugment
+from fer_nb.data.transforms import BatchAugment, eval_transform
 from fer_nb.models.resnet import ResNetFER
 from fer_nb.models.builder import save_model, model_logits
 from fer_nb.training.distill import soft_targets_for
@@ -36,6 +36,9 @@ ap.add_argument('--weight_fer2013', type=float, default=1.0)            # the FE
 ap.add_argument('--head_epochs', type=int, default=1)                   # first, this many epochs of the new head alone (the rest frozen): no random head's gradients reach the backbone
 ap.add_argument('--distill', type=float, default=0.5)
 ap.add_argument('--teacher', default='results/longrun/soft_targets.npz')
+ap.add_argument('--swa_start', type=int, default=0)                   # from this epoch on, average the weights (torch's SWA; 0: none); the average is one more candidate
+ap.add_argument('--swa_lr', type=float, default=1e-4)                   # the constant learning rate while averaging
+ap.add_argument('--name', default='two_heads')                          # OUT/NAME.safetensors, OUT/NAME.json
 ap.add_argument('--max_train', type=int, default=None)                  # quick checks only
 ap.add_argument('--out', default=str(RUN))
 a = ap.parse_args()
@@ -56,7 +59,10 @@ r = model.load_state_dict(load_file(a.ferplus), strict=False)
 assert not r.unexpected_keys and all(k.startswith('head_fer2013.') for k in r.missing_keys), r
 model = model.to(memory_format=torch.channels_last)
 opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=0.01)
-sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=a.epochs, eta_min=1e-6)
+sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=a.swa_start or a.epochs, eta_min=1e-6)
+if a.swa_start:
+    from torch.optim.swa_utils import AveragedModel, SWALR, update_bn
+    swa_model, swa_sched = AveragedModel(model), SWALR(opt, swa_lr=a.swa_lr, anneal_epochs=2)
 augment, loss7 = BatchAugment(scale=(0.8, 1.0), erasing_p=0.3), make_loss('ce', smoothing=0.1)
 
 def scores():
@@ -93,12 +99,22 @@ for epoch in range(a.epochs):
         if teacher is not None: t7 = (1 - a.distill) * t7 + a.distill * teacher[idx]
         loss = l8 + a.weight_fer2013 * loss7(z7, t7)
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); tot += loss.item() * len(idx)
-    lr = opt.param_groups[0]['lr']; sched.step()
+    lr = opt.param_groups[0]['lr']
+    if a.swa_start and epoch + 1 >= a.swa_start: swa_model.update_parameters(model); swa_sched.step()
+    else: sched.step()
     acc8, acc7 = scores()
     history.append({'epoch': epoch + 1, 'lr': lr, 'train_loss': tot / len(order), 'valid_majority_acc_ferplus': acc8, 'valid_acc_fer2013': acc7,
                     'seconds': time.perf_counter() - t0}); print(json.dumps(history[-1]), flush=True)
     if (acc8 + acc7) / 2 > best[0]: best = ((acc8 + acc7) / 2, {k: v.clone() for k, v in model.state_dict().items()}, epoch + 1)
-    (out / 'two_heads_history.json').write_text(json.dumps(history, indent=1))
+    (out / f'{a.name}_history.json').write_text(json.dumps(history, indent=1))
+if a.swa_start:                                                          # the average of the epochs from swa_start on, its BatchNorm statistics recomputed
+    t0 = time.perf_counter()
+    norm = eval_transform()
+    update_bn([norm(Xtr[i:i + 256]).contiguous(memory_format=torch.channels_last) for i in range(0, len(Xtr), 256)], swa_model)
+    model.load_state_dict(swa_model.module.state_dict()); acc8, acc7 = scores()
+    history.append({'epoch': 'swa', 'averaged_epochs': [a.swa_start, a.epochs], 'valid_majority_acc_ferplus': acc8, 'valid_acc_fer2013': acc7,
+                    'seconds': time.perf_counter() - t0}); print(json.dumps(history[-1]), flush=True)
+    if (acc8 + acc7) / 2 > best[0]: best = ((acc8 + acc7) / 2, {k: v.clone() for k, v in model.state_dict().items()}, 'swa')
 model.load_state_dict(best[1]); model.eval()
 z8 = model_logits(model.use('ferplus'), Xva).numpy().astype(np.float64); share = vote_shares(va.votes); ok = np.isfinite(share).all(1)
 t8 = float(np.exp(minimize_scalar(lambda lt: float(-(share[ok] * log_softmax(z8[ok] / np.exp(lt), 1)).sum(1).mean()),
@@ -107,9 +123,9 @@ t7 = fit_temperature(model_logits(model.use('fer2013'), Xva).numpy(), va.labels)
 acc8, acc7 = scores(); meta1 = safe_open(a.ferplus, 'pt').metadata() or {}
 res = {'epoch': best[2], 'valid_majority_acc_ferplus': acc8, 'valid_acc_fer2013': acc7, 'temperature': round(t8, 4), 'temperature_fer2013': round(t7, 4),
        'stage1': {'epochs': json.loads(meta1.get('recipe', '{}')).get('epochs'), 'best_epoch': meta1.get('epoch'), 'valid_majority_acc': meta1.get('valid_majority_acc')},
-       'recipe': {k: v for k, v in vars(a).items() if k not in ('out', 'ferplus')}, 'seconds': round(sum(h.get('seconds', 0) for h in history), 1), 'history': history}
-save_model(model.use('ferplus'), out / 'two_heads.safetensors', temperature=res['temperature'], temperature_fer2013=res['temperature_fer2013'],
+       'recipe': {k: v for k, v in vars(a).items() if k not in ('out', 'ferplus', 'name')}, 'seconds': round(sum(h.get('seconds', 0) for h in history), 1), 'history': history}
+save_model(model.use('ferplus'), out / f'{a.name}.safetensors', temperature=res['temperature'], temperature_fer2013=res['temperature_fer2013'],
            valid_acc=f"{acc8:.4f}", valid_acc_fer2013=f"{acc7:.4f}", epoch=best[2],
            recipe=json.dumps({'stage1': {k: v for k, v in json.loads(meta1.get('recipe', '{}')).items() if k != 'out'}, 'stage2': res['recipe']}))
-(out / 'two_heads.json').write_text(json.dumps(res, indent=1))
+(out / f'{a.name}.json').write_text(json.dumps(res, indent=1))
 print(json.dumps({k: v for k, v in res.items() if k != 'history'}))

@@ -14,7 +14,7 @@ from ..inference.detect import as_bgr, crop_faces, box_iou, FaceDetector
 from ..inference.predict import BACKENDS, EmotionPredictor
 from ..inference.track import FaceTracker, Face
 from ..inference.overlay import draw_overlay
-from ..inference.live import LivePipeline, VideoSource, open_source, make_sinks, run_live, has_display
+from ..inference.live import LivePipeline, VideoSource, open_source, make_sinks, run_live, has_display, summary_line
 from .batch import run_batch
 
 # %% auto #0
@@ -36,6 +36,8 @@ def _batch(source, jsonl, output, jobs, engine='processes', address=None, **opti
         s = run_batch(source, jsonl, jobs, **options)
         print(f"{s['done']} of {s['inputs']} files, {s['frames']} frames, {s['faces']} faces in {s['seconds']} s with {jobs} processes; wrote {jsonl}")
     for f in s['failed']: print(f"fer-live: failed: {f['input']}: {f['error']}", file=sys.stderr)
+    for f in s['files']:
+        if f.get('stopped') == 'ended early': print(f"fer-live: {f['input']} ends early: read {f['frames']} of the {f['frames_promised']} frames its container promised", file=sys.stderr)
     if not s['done']: sys.exit(1)
 
 @call_parse
@@ -71,6 +73,8 @@ def fer_live(source: Param('camera index (0, 1, ...), stream URL, video file, im
     with cli_errors('fer-live'):
         if show not in ('auto', 'yes', 'no'): raise ValueError(f"--show must be 'auto', 'yes' or 'no', not {show!r}")
         if backend not in BACKENDS: raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+        if not jobs and (engine != 'processes' or address):                   # batch mode's options alone would read a folder as one image sequence
+            raise ValueError(f"--engine and --address choose how batch mode runs: give --jobs N too (got {'--engine ' + engine if engine != 'processes' else '--address ' + address})")
         if jobs: return _batch(source, jsonl, output, jobs, engine, address, checkpoint=checkpoint, backend=backend, labels=labels, kind=detector, min_face=min_face,
                                margin=margin, window=window, threshold=threshold, detect_every=detect_every, max_faces=max_faces, align=not no_align)
         src = open_source(source, width, height, max_pixels)
@@ -87,5 +91,4 @@ def fer_live(source: Param('camera index (0, 1, ...), stream URL, video file, im
                                 max_faces=max_faces, align=not no_align, chart=not no_chart)
             sinks = make_sinks(output, jsonl, win, src.still, src.fps, console)
             s = run_live(src, pipe, sinks, max_frames)
-    print(f"{s['frames']} frames, {s['faces']} faces, {s['fps']} frames/s" + (f", {s['dropped']} camera frames dropped" if s['dropped'] else '')
-          + ''.join(f"; wrote {p}" for p in (output, jsonl) if p))
+    print(summary_line(s) + ''.join(f"; wrote {p}" for p in (output, jsonl) if p))

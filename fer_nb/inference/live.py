@@ -19,7 +19,7 @@ from .overlay import draw_overlay
 # %% auto #0
 __all__ = ['STAGES', 'VIDEO_CODECS', 'LiveResult', 'LivePipeline', 'Frame', 'CameraSource', 'VideoSource', 'ImageSource',
            'open_source', 'key_action', 'has_display', 'ConsoleSink', 'WindowSink', 'ImageSink', 'VideoSink',
-           'JsonLinesSink', 'make_sinks', 'run_live']
+           'JsonLinesSink', 'make_sinks', 'run_live', 'summary_line']
 
 # %% ../../nbs/45_inference.live.ipynb #a26356f2
 STAGES = ('detect', 'preprocess', 'classify', 'smooth', 'draw')
@@ -381,5 +381,14 @@ def run_live(source, pipeline: LivePipeline, sinks=(), max_frames: int | None = 
         for s in sinks: s.close()
         source.close(); pipeline.close(); pipeline.background = bg
     dt = time.perf_counter() - t0
+    promised = getattr(source, 'n_frames', None) or None                # a video's container says how many frames it holds
+    if stopped == 'end of source' and promised and n < promised: stopped = 'ended early'
     return {'frames': n, 'faces': n_faces, 'seconds': round(dt, 3), 'fps': round(n / dt, 1) if dt > 0 else None,
-            'dropped': getattr(source, 'dropped', 0), 'stopped': stopped, 'labels': getattr(pipeline.predictor, 'labels', 'fer2013')}
+            'dropped': getattr(source, 'dropped', 0), 'stopped': stopped, 'labels': getattr(pipeline.predictor, 'labels', 'fer2013'),
+            **({'frames_promised': promised} if promised else {})}
+
+def summary_line(s: dict) -> str:
+    "run_live's summary as the words fer-live prints: frames (and, for a video cut short, how many its container promised), faces, speed."
+    frames = f"{s['frames']} frames" + (f" of the {s['frames_promised']} the video's container promised (the file ends early)"
+                                        if s.get('stopped') == 'ended early' else '')
+    return f"{frames}, {s['faces']} faces, {s['fps']} frames/s" + (f", {s['dropped']} camera frames dropped" if s.get('dropped') else '')
