@@ -4,7 +4,7 @@
 
 # %% ../../nbs/57_apps.cluster.ipynb #4f7e3295
 from __future__ import annotations
-import json, logging, os, time, warnings
+import contextlib, json, logging, os, re, socket, sys, threading, time, warnings
 from pathlib import Path
 import cv2, numpy as np
 from ..core import *
@@ -14,7 +14,8 @@ from .batch import batch_inputs, VIDEO_EXTS
 from . import batch as pool
 
 # %% auto #0
-__all__ = ['face_columns', 'faces_rows', 'Replica', 'run_ray']
+__all__ = ['H2_GREETING', 'RAY_CORE_LINE', 'face_columns', 'faces_rows', 'Replica', 'ray_head_answers', 'quiet_logger',
+           'ray_core_lines_dropped', 'run_ray']
 
 # %% ../../nbs/57_apps.cluster.ipynb #68f99267
 def face_columns(emotions=FERPLUS_EMOTIONS) -> list:
@@ -49,20 +50,74 @@ class Replica:
             res['input'].append(str(p)); res['summary'].append(json.dumps(s)); res['faces'].append(json.dumps(rows))
         return res
 
+# %% ../../nbs/57_apps.cluster.ipynb #dff6a0b6
+H2_GREETING = b'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n' + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])   # the client preface, then an empty SETTINGS frame
+
+def ray_head_answers(address: str, timeout: float = 10) -> str:
+    "Check within `timeout` seconds that a Ray head (its GCS, a gRPC server) answers at HOST:PORT; return the address or raise ConnectionError."
+    if address == 'auto': return address                                 # Ray finds the cluster this machine started itself
+    host, _, port = address.removeprefix('ray://').rpartition(':')
+    if not host or not port.isdigit(): raise ValueError(f"--address must be HEAD_IP:PORT (as `ray start --head` prints it, e.g. 10.0.0.5:6379), not {address!r}")
+    how = "is the head running (ray start --head), and are the address and port the ones it printed?"
+    try:
+        with socket.create_connection((host.strip('[]'), int(port)), timeout=timeout) as s:
+            s.settimeout(timeout); s.sendall(H2_GREETING); reply = s.recv(9)
+    except TimeoutError: raise ConnectionError(f"No Ray cluster answered at {address} within {timeout:g} s (--connect_timeout): {how}") from None
+    except OSError as e: raise ConnectionError(f"No Ray cluster at {address} ({e.strerror or e}): {how}") from None
+    if len(reply) < 9 or reply[3] != 4:                                   # a gRPC server's first frame is its SETTINGS (type 4)
+        raise ConnectionError(f"{address} answers, but not as a Ray head (its GCS port, 6379 unless `ray start --port` chose another): {how}")
+    return address
+
+@contextlib.contextmanager
+def quiet_logger(name: str, verbose: bool = False):
+    "Within the block, the logger `name` says errors only (all it says with `verbose`)."
+    log = logging.getLogger(name); level = log.level
+    if not verbose: log.setLevel(logging.ERROR)
+    try: yield log
+    finally: log.setLevel(level)
+
+RAY_CORE_LINE = re.compile(rb'\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [DIWEF] \d+ \d+\] \w+\.(cc|h):\d+: ')   # how Ray's C++ core starts a log line
+
+@contextlib.contextmanager
+def ray_core_lines_dropped(verbose: bool = False):
+    "Within the block, the lines Ray's C++ core writes to this process's stderr are dropped (kept with `verbose`); all else passes through."
+    if verbose: yield; return
+    sys.stderr.flush(); real = os.dup(2); r, w = os.pipe(); os.dup2(w, 2); os.close(w)
+    def pump():                                           # whole lines are judged; a progress bar's '\r' pieces pass at once
+        buf = b''
+        with os.fdopen(r, 'rb', 0) as f:
+            while chunk := f.read(65536):
+                *pieces, buf = re.split(rb'(?<=[\n\r])', buf + chunk)
+                if buf and not buf.startswith(b'['): pieces.append(buf); buf = b''
+                for p in pieces:
+                    if not RAY_CORE_LINE.match(p): os.write(real, p)
+        if buf and not RAY_CORE_LINE.match(buf): os.write(real, buf)
+    t = threading.Thread(target=pump, daemon=True); t.start()
+    try: yield
+    finally:
+        sys.stderr.flush(); os.dup2(real, 2); t.join(timeout=5)
+        if not t.is_alive(): os.close(real)               # else a child still holds the pipe: the pump keeps forwarding to it
+
 # %% ../../nbs/57_apps.cluster.ipynb #2cadfb27
 def run_ray(source, out, jobs: int = 2, address: str | None = None, progress: bool = True, images_per_call: int = 16,
-            _crash_once: str | None = None, **options) -> dict:
+            connect_timeout: float = 10, verbose: bool = False, _crash_once: str | None = None, **options) -> dict:
     "Every video and image of `source` through the live pipeline on Ray Data with `jobs` model replicas: one `<name>.jsonl` per input and faces.parquet in `out`; returns (and writes) a summary."
     ray = require('ray', 'cluster', 'fer-live --engine ray'); require('ray.data', 'cluster', 'fer-live --engine ray')
-    import pandas as pd
     if jobs < 1: raise ValueError(f"jobs must be >= 1, not {jobs}")
     if (b := options.get('backend', 'onnx')) not in BACKENDS: raise ValueError(f"backend must be one of {BACKENDS}, not {b!r}")
+    require('pandas', 'cluster', 'fer-live --engine ray')
     FaceDetector(**{k: options[k] for k in ('kind', 'min_face', 'margin') if k in options})     # bad options fail here, not on every node
-    inputs = batch_inputs(source); out = Path(out).expanduser().resolve(); out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
+    inputs = batch_inputs(source); t0 = time.perf_counter()
+    if address and not ray.is_initialized(): ray_head_answers(address, connect_timeout)   # Ray itself would retry a dead address for ever; before any folder is made
+    with quiet_logger('ray', verbose), ray_core_lines_dropped(verbose): return _run(ray, inputs, out, jobs, address, progress, images_per_call, _crash_once, t0, options)
+
+def _run(ray, inputs, out, jobs, address, progress, images_per_call, _crash_once, t0, options) -> dict:
+    "run_ray's work, once the inputs are known and the cluster answers."
+    import pandas as pd
     if not ray.is_initialized():
         ray.init(address=address or 'local', include_dashboard=False, log_to_driver=False, configure_logging=False,   # 'local': a new Ray, never one found running
                  **({} if address else {'num_cpus': max(jobs, os.cpu_count() or 1)}))
+    out = Path(out).expanduser().resolve(); out.mkdir(parents=True, exist_ok=True)
     ctx = ray.data.DataContext.get_current(); ctx.enable_progress_bars = progress; ctx.print_on_execution_start = False
     logging.getLogger('ray.data').setLevel(logging.WARNING)
     videos = [str(p.resolve()) for p in inputs if p.suffix.lower() in VIDEO_EXTS]

@@ -68,6 +68,8 @@ def fer_live(source: Param('camera index (0, 1, ...), stream URL, video file, im
              jobs: int = 0,              # > 0: batch mode, every video and image of the folder in this many processes, one JSON-lines file each in --jsonl (a folder)
              engine: str = 'processes',  # batch mode's engine: 'processes' (this machine) or 'ray' (Ray Data: a local Ray, or the cluster at --address; pip install "fer_nb[cluster]")
              address: str = None,        # --engine ray: join this Ray cluster (HEAD_IP:6379) instead of starting a local Ray
+             connect_timeout: float = None,  # --address: seconds to wait for the cluster's head to answer (None: 10)
+             ray_logs: bool = False,     # --engine ray: show Ray's own notices and log lines too
             ):
     "Recognise facial emotions live from a camera, a video, an image or a folder: a window, annotated files and/or JSON lines."
     with cli_errors('fer-live'):
@@ -75,7 +77,10 @@ def fer_live(source: Param('camera index (0, 1, ...), stream URL, video file, im
         if backend not in BACKENDS: raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
         if not jobs and (engine != 'processes' or address):                   # batch mode's options alone would read a folder as one image sequence
             raise ValueError(f"--engine and --address choose how batch mode runs: give --jobs N too (got {'--engine ' + engine if engine != 'processes' else '--address ' + address})")
-        if jobs: return _batch(source, jsonl, output, jobs, engine, address, checkpoint=checkpoint, backend=backend, labels=labels, kind=detector, min_face=min_face,
+        if connect_timeout is not None and not address: raise ValueError("--connect_timeout is for joining a Ray cluster: give --address HEAD_IP:PORT too")
+        if ray_logs and engine != 'ray': raise ValueError("--ray_logs shows Ray's own lines: it goes with --jobs N --engine ray")
+        ray_kw = dict(connect_timeout=10 if connect_timeout is None else connect_timeout, verbose=ray_logs) if engine == 'ray' else {}
+        if jobs: return _batch(source, jsonl, output, jobs, engine, address, **ray_kw, checkpoint=checkpoint, backend=backend, labels=labels, kind=detector, min_face=min_face,
                                margin=margin, window=window, threshold=threshold, detect_every=detect_every, max_faces=max_faces, align=not no_align)
         src = open_source(source, width, height, max_pixels)
         with src:
