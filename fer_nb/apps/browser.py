@@ -4,8 +4,9 @@
 
 # %% ../../nbs/56_apps.browser.ipynb #c70e16d3
 from __future__ import annotations
-import gzip, json, shutil
+import gzip, json, os, shutil, tempfile
 from pathlib import Path
+import fer_nb
 from fastapi import Request                     # the web app's own dependencies (core install)
 from fastapi.responses import Response
 from ..core import *
@@ -13,11 +14,12 @@ from ..inference.detect import FaceDetector, YUNET_FRAME, YUNET_MODEL
 from ..inference.predict import onnx_outputs
 
 # %% auto #0
-__all__ = ['ORT_DIR', 'ORT_WASM', 'device_files', 'device_config', 'add_device_routes', 'export_static']
+__all__ = ['ORT_DIR', 'ORT_WASM', 'EXPORT_MANIFEST', 'device_files', 'device_config', 'add_device_routes', 'export_static']
 
 # %% ../../nbs/56_apps.browser.ipynb #b1aabc89
 ORT_DIR = STATIC_DIR / 'ort'                   # onnxruntime-web, vendored by tools/vendor_ort_web
 ORT_WASM = 'ort-wasm-simd-threaded.wasm'       # shipped as ORT_WASM + '.gz'
+EXPORT_MANIFEST = 'fer_nb-export.json'         # what a static export lists itself in: an earlier export is known by it
 
 def device_files(predictor) -> dict:
     "Path under the page -> (file on disk, media type, gzip-compressed on disk) for every file the page loads to run on the device."
@@ -71,18 +73,34 @@ def add_device_routes(app, predictor):
 def export_static(dest, checkpoint=None, backend: str = 'onnx', detector_kw=None, pipeline_kw=None, labels=None) -> dict:
     "Write the page, the runtime and the models to `dest` as a static web app that runs on the visitor's device; returns the files and their sizes."
     from fer_nb.inference.predict import EmotionPredictor
-    dest = Path(dest).expanduser()
-    if dest.exists() and any(dest.iterdir()) and not (dest / 'index.html').is_file():
-        raise FileExistsError(f"{dest} is not empty and holds no earlier export (index.html): give an empty or new folder")
+    if not str(dest).strip(): raise ValueError("The export needs a folder to write to (--export DIR), not an empty name")
+    dest = Path(dest).expanduser().absolute()
+    if dest.exists() and not dest.is_dir(): raise FileExistsError(f"{dest} is a file, not a folder: give an empty or new folder")
+    if dest.is_dir() and any(dest.iterdir()) and not (dest / EXPORT_MANIFEST).is_file():
+        raise FileExistsError(f"{dest} is not empty and holds no earlier export ({EXPORT_MANIFEST}): give an empty or new folder")
     pred = EmotionPredictor(checkpoint, backend, labels=labels)
     config = {'emotions': list(pred.emotions), 'colors': dict(EMOTION_COLORS), 'uncertain_color': UNCERTAIN_COLOR, 'ws_path': None,
               'width': 640, 'height': 480, 'jpeg_quality': 0.8, 'reply_timeout_ms': 10000, 'max_bytes': 0, 'max_side': 1920,
               'device': device_config(pred, detector_kw, pipeline_kw)}
-    out = {}
-    for path, (f, _, gz) in device_files(pred).items():
-        p = dest / path; p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(gzip.decompress(f.read_bytes()) if gz else f.read_bytes()); out[path] = p.stat().st_size
-    shutil.copy(ORT_DIR / 'LICENSE', dest / 'static' / 'ort' / 'LICENSE')
-    (dest / 'index.html').write_text((STATIC_DIR / 'page.html').read_text().replace('__CONFIG__', json.dumps(config)))
-    out['index.html'] = (dest / 'index.html').stat().st_size
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f'.{dest.name}.', suffix='.part', dir=dest.parent))   # beside dest: the last step is a rename
+    def write(path, data: bytes) -> int:
+        p = scratch / path; p.parent.mkdir(parents=True, exist_ok=True)
+        try: p.write_bytes(data)
+        except OSError as e: raise OSError(e.errno, f"Could not write {path} of the export ({e.strerror}); {dest} is as it was") from None
+        return len(data)
+    try:
+        out = {path: write(path, gzip.decompress(f.read_bytes()) if gz else f.read_bytes()) for path, (f, _, gz) in device_files(pred).items()}
+        config['device']['download_mb'] = round(sum(out.values()) / 1e6, 1)    # as a plain static host sends it: the WebAssembly unpacked
+        out['index.html'] = write('index.html', (STATIC_DIR / 'page.html').read_text().replace('__CONFIG__', json.dumps(config)).encode())
+        write('static/ort/LICENSE', (ORT_DIR / 'LICENSE').read_bytes())
+        write(EXPORT_MANIFEST, json.dumps({'fer_nb_version': fer_nb.__version__, 'labels': pred.labels, 'files': out}, indent=1).encode())
+        if dest.is_dir():                                                      # an earlier export (or an empty folder) makes way
+            old = Path(tempfile.mkdtemp(prefix=f'.{dest.name}.', suffix='.old', dir=dest.parent)); old.rmdir()
+            os.rename(dest, old)
+            try: os.rename(scratch, dest)
+            except OSError: os.rename(old, dest); raise
+            shutil.rmtree(old, ignore_errors=True)
+        else: os.rename(scratch, dest)
+    finally: shutil.rmtree(scratch, ignore_errors=True)                       # gone already, unless something failed
     return out

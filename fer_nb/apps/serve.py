@@ -236,7 +236,7 @@ def fer_serve(host: str = '127.0.0.1',          # address to listen on ('0.0.0.0
     "Serve the live facial emotion web app: open http://localhost:8000 in a browser and allow the camera."
     import uvicorn  # optional heavy import (the web server: only to serve)
     logging.basicConfig(level=log_level.upper(), format='%(levelname)s:     %(name)s: %(message)s')  # uvicorn's style
-    if export:
+    if export is not None:                                             # '' too: refused by export_static, never a server
         with cli_errors('fer-serve'):
             files = export_static(export, checkpoint, backend, dict(kind=detector, min_face=min_face), labels=labels)
         print(f"fer-serve: wrote {len(files)} files ({sum(files.values()) / 1e6:.1f} MB) to {export}: serve that folder with any web server, "
