@@ -4,7 +4,7 @@
 
 # %% ../../nbs/53_apps.serve.ipynb #517a8cb1
 from __future__ import annotations
-import json, logging, os, sys, threading, time
+import ipaddress, json, logging, os, socket, sys, threading, time, urllib.parse
 from pathlib import Path
 import numpy as np
 from fastcore.script import call_parse
@@ -28,10 +28,68 @@ log = logging.getLogger('fer_nb.apps.serve')   # by name: the notebook runs as _
 import asyncio
 
 # %% auto #0
-__all__ = ['log', 'PAGE_HTML', 'SERVE_OPTIONS_ENV', 'ServerState', 'create_app', 'app_from_env', 'fer_serve']
+__all__ = ['log', 'PAGE_HTML', 'LOOPBACK_NAMES', 'SERVE_OPTIONS_ENV', 'web_origin', 'host_name', 'host_allowed', 'origin_allowed',
+           'server_names', 'KnownHostsOnly', 'ServerState', 'create_app', 'app_from_env', 'fer_serve']
 
 # %% ../../nbs/53_apps.serve.ipynb #52d8f4d4
 PAGE_HTML = STATIC_DIR / 'page.html'  # the page, a package file: HTML and JavaScript, with __CONFIG__ filled in when served
+
+# %% ../../nbs/53_apps.serve.ipynb #bd65a388
+LOOPBACK_NAMES = ('localhost', 'localhost.localdomain')
+
+def web_origin(value: str) -> str:
+    "`value` as the origin a browser sends (scheme://host[:port], lower case, no default port); ValueError saying why it cannot be one."
+    v = str(value).strip()
+    if v == '*': raise ValueError("--allow_origin '*' would let every page on the web open the stream: name each origin (https://example.org)")
+    if v.lower() == 'null': raise ValueError("--allow_origin 'null' would let in every sandboxed and file:// page at once (they all send null): serve the page from an http(s) origin and name that")
+    u = urllib.parse.urlsplit(v)
+    if u.scheme.lower() not in ('http', 'https') or not u.hostname: raise ValueError(f"--allow_origin {v!r} is not an origin: it needs http:// or https:// and a host, like https://example.org")
+    if u.path not in ('', '/') or u.query or u.fragment or '@' in u.netloc: raise ValueError(f"--allow_origin {v!r} is not an origin: an origin is scheme://host[:port], with no path, query or user (https://example.org)")
+    try: port = u.port
+    except ValueError: raise ValueError(f"--allow_origin {v!r} has a port that is not a number from 0 to 65535") from None
+    host = u.hostname.rstrip('.')
+    try: host = host.encode('idna').decode('ascii')                     # browsers send international names in their ASCII form
+    except UnicodeError: raise ValueError(f"--allow_origin {v!r}: {host!r} is not a valid host name") from None
+    scheme = u.scheme.lower()
+    return f"{scheme}://{f'[{host}]' if ':' in host else host}" + (f':{port}' if port is not None and port != {'http': 80, 'https': 443}[scheme] else '')
+
+def host_name(header: str) -> str:
+    "The name in a Host header, without its port, lower case (an IPv6 address without brackets)."
+    h = (header or '').strip().lower()
+    if h.startswith('['): return h[1:h.find(']')] if ']' in h else h
+    name, _, port = h.rpartition(':')
+    return (name if name and port.isdigit() else h).rstrip('.')
+
+def host_allowed(header: str, names=()) -> bool:
+    "Does a request with this Host header name this server: loopback, any IP address, or one of `names`?"
+    h = host_name(header)
+    if not h: return False
+    try: ipaddress.ip_address(h); return True
+    except ValueError: return h in LOOPBACK_NAMES or h in {host_name(n) for n in names}
+
+def origin_allowed(origin: str, host: str, allowed=()) -> bool:
+    "May a page of `origin` use this server, reached as `host`? Its own origin and the `allowed` ones may; no Origin (not a browser) may."
+    o = (origin or '').strip().rstrip('/').lower()
+    return not o or o.split('://', 1)[-1] == (host or '').strip().lower() or o in allowed
+
+def server_names(host: str) -> list:
+    "The names a server bound to `host` is reached by, besides loopback and addresses: `host` itself, or this machine's names when bound to every interface."
+    if host in ('', '0.0.0.0', '::'): return sorted({socket.gethostname().lower(), socket.getfqdn().lower()})
+    return [host]
+
+class KnownHostsOnly:
+    "ASGI middleware: a request whose Host is not one of the server's names gets 421 (HTTP) or a refused handshake (WebSocket)."
+    def __init__(self, app, names=(), on_refuse=None): self.app, self.names, self.on_refuse = app, tuple(names), on_refuse
+    async def __call__(self, scope, receive, send):
+        if scope['type'] in ('http', 'websocket'):
+            host = dict(scope.get('headers') or []).get(b'host', b'').decode('latin-1')
+            if not host_allowed(host, self.names):
+                if self.on_refuse: self.on_refuse(host)
+                if scope['type'] == 'websocket': await send({'type': 'websocket.close', 'code': 1008, 'reason': 'unknown host'}); return
+                msg = (f"This server does not answer to the name {host_name(host)!r}: open it as localhost or by its address, "
+                       f"or start it with --allow_host {host_name(host)}")
+                return await JSONResponse({'error': 'unknown_host', 'message': msg}, status_code=421)(scope, receive, send)
+        await self.app(scope, receive, send)
 
 # %% ../../nbs/53_apps.serve.ipynb #2dc8be83
 class _Limiter:
@@ -48,7 +106,7 @@ class ServerState:
         self.predictor, self.max_connections, self.max_bytes, self.max_pixels, self.max_side = predictor, max_connections, max_bytes, max_pixels, max_side
         self.workers, self.pipeline_kw, self.detector_kw = workers, pipeline_kw, detector_kw
         self.limiter, self.local, self.lock = _Limiter(workers), threading.local(), threading.Lock()
-        self.connections = self.frames = self.refused = self.errors = self.aborted = self.foreign = 0
+        self.connections = self.frames = self.refused = self.errors = self.aborted = self.foreign = self.foreign_hosts = 0
         self.started = time.time()
 
     def pipeline(self, **kw) -> LivePipeline:
@@ -92,6 +150,7 @@ def create_app(checkpoint=None,                     # model .safetensors or its 
                max_faces: int = 16,                 # classify at most this many faces per frame (the largest)
                detector_kw: dict | None = None,     # FaceDetector options (kind, min_face, min_neighbors, margin, ...)
                allow_origins=(),                    # web pages of other origins whose scripts may open the stream (the page's own always may)
+               allow_hosts=(),                      # names the server answers to besides localhost and IP addresses (what a proxy or DNS calls it)
                api_docs: bool = False,              # serve FastAPI's /docs and /openapi.json
                labels: str | None = None,           # the label set to answer in: 'ferplus' or 'fer2013'; None: the model's first
               ) -> FastAPI:
@@ -105,7 +164,10 @@ def create_app(checkpoint=None,                     # model .safetensors or its 
     st = ServerState(predictor, int(max_connections), int(max_bytes), int(max_pixels), workers, pipeline_kw, detector_kw or {}, int(max_side))
     app = FastAPI(title='fer_nb', version=fer_nb.__version__, description='Facial emotion recognition: page, upload and WebSocket stream',
                   **({} if api_docs else dict(docs_url=None, redoc_url=None, openapi_url=None)))
-    allowed = {o.rstrip('/').lower() for o in ([allow_origins] if isinstance(allow_origins, str) else allow_origins) if o}
+    allowed = {web_origin(o) for o in ([allow_origins] if isinstance(allow_origins, str) else allow_origins) if str(o).strip()}
+    def foreign_host(host):
+        st.foreign_hosts += 1; log.warning('refused a request for another name: %s', host_name(host))
+    app.add_middleware(KnownHostsOnly, names=allow_hosts, on_refuse=foreign_host)
     app.state.fer = st
     config = {'threshold': threshold or uncertain_below(getattr(predictor, 'labels', 'fer2013')), 'emotions': list(getattr(predictor, 'emotions', EMOTIONS)), 'colors': dict(EMOTION_COLORS), 'uncertain_color': UNCERTAIN_COLOR, 'ws_path': '/ws',
               'width': 640, 'height': 480, 'jpeg_quality': 0.8, 'reply_timeout_ms': 10000, 'max_bytes': st.max_bytes, 'max_side': st.max_side}
@@ -124,13 +186,16 @@ def create_app(checkpoint=None,                     # model .safetensors or its 
         return {'status': 'ok', 'version': fer_nb.__version__, 'model': ck.name if ck else None, 'pid': os.getpid(),
                 'backend': getattr(predictor, 'backend', None), 'connections': st.connections,
                 'max_connections': st.max_connections, 'frames': st.frames, 'refused': st.refused, 'errors': st.errors,
-                'aborted': st.aborted, 'foreign_origins': st.foreign,
+                'aborted': st.aborted, 'foreign_origins': st.foreign, 'foreign_hosts': st.foreign_hosts,
                 'workers': st.workers, 'uptime_s': round(time.time() - st.started, 1)}
 
     @app.post('/predict')
     async def predict(request: Request):
         t_recv = time.perf_counter()
         def refuse(e: FrameError): st.errors += 1; return JSONResponse({'error': e.code, 'message': str(e)}, status_code=e.status)
+        if not origin_allowed(request.headers.get('origin'), request.headers.get('host'), allowed):     # before the body is read
+            st.foreign += 1; log.warning('/predict refused a page of another origin: %s', request.headers.get('origin'))
+            return JSONResponse({'error': 'origin_not_allowed', 'message': 'Pages of other origins may not send images here (fer-serve --allow_origin).'}, status_code=403)
         try:
             cl = request.headers.get('content-length', '')
             if cl.isdigit() and int(cl) > st.max_bytes + 65536:                   # refuse before reading the body
@@ -162,8 +227,8 @@ def create_app(checkpoint=None,                     # model .safetensors or its 
 
     @app.websocket('/ws')
     async def stream(ws: WebSocket):
-        origin = (ws.headers.get('origin') or '').rstrip('/').lower()     # browsers always send it; other clients have no page to abuse
-        if origin and origin.split('://', 1)[-1] != (ws.headers.get('host') or '').lower() and origin not in allowed:
+        origin = ws.headers.get('origin')                                 # browsers always send it; other clients have no page to abuse
+        if not origin_allowed(origin, ws.headers.get('host'), allowed):
             st.foreign += 1; log.warning('/ws refused a page of another origin: %s', origin)
             await ws.close(code=1008, reason='origin not allowed'); return   # before accept: the handshake fails with 403
         if st.connections >= st.max_connections:
@@ -229,6 +294,7 @@ def fer_serve(host: str = '127.0.0.1',          # address to listen on ('0.0.0.0
               processes: int = 1,                # worker processes behind the one port, each with its own model (uvicorn's workers)
               max_side: int = 1920,              # larger uploads are worked on at this longest side (boxes still in the sent image's pixels)
               allow_origin: str = None,          # comma-separated origins (https://example.org) of other pages allowed to open the stream
+              allow_host: str = None,            # comma-separated names the server answers to besides localhost, IP addresses and --host (e.g. the name a proxy gives it)
               api_docs: bool = False,            # serve FastAPI's /docs and /openapi.json (off: they describe the server to anyone)
               export: str = None,                # write the page, models and runtime to this folder as a static web app that runs on the visitor's device, and exit
               labels: str = None,                # answer in 'ferplus' (eight emotions, what ten people would say) or 'fer2013' (FER2013's seven labels); None: the model's first
@@ -249,7 +315,8 @@ def fer_serve(host: str = '127.0.0.1',          # address to listen on ('0.0.0.0
         if backend == 'torch': require('torch', 'train', "backend='torch'").set_num_threads(threads or 1)   # this process is ours; one thread spins least
         opts = dict(checkpoint=checkpoint, backend=backend, max_connections=max_connections, max_bytes=max_bytes, max_pixels=max_pixels, max_side=max_side,
                     workers=workers, threads=None if backend == 'torch' else threads, detector_kw=dict(kind=detector, min_face=min_face),
-                    allow_origins=[o.strip() for o in (allow_origin or '').split(',') if o.strip()], api_docs=api_docs, labels=labels)
+                    allow_origins=[o.strip() for o in (allow_origin or '').split(',') if o.strip()], api_docs=api_docs, labels=labels,
+                    allow_hosts=[h.strip() for h in (allow_host or '').split(',') if h.strip()] + server_names(host))
         app = create_app(**opts)                                       # bad options fail here, once, whatever the processes
     print(f"fer-serve: {app.state.fer.predictor} on http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}"
           + (f" in {processes} processes" if processes > 1 else '') + "  (open it in a browser and allow the camera; Ctrl+C stops)", flush=True)
