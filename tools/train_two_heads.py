@@ -36,6 +36,8 @@ ap.add_argument('--weight_fer2013', type=float, default=1.0)            # the FE
 ap.add_argument('--head_epochs', type=int, default=1)                   # first, this many epochs of the new head alone (the rest frozen): no random head's gradients reach the backbone
 ap.add_argument('--distill', type=float, default=0.5)
 ap.add_argument('--teacher', default='results/longrun/soft_targets.npz')
+ap.add_argument('--ferplus_teachers', nargs='*', default=[])           # stage-1 FER+ networks (best.safetensors): their flip-averaged answers, averaged, become part of the FER+ head's target
+ap.add_argument('--ferplus_distill', type=float, default=0.5)           # that part (the rest: the votes)
 ap.add_argument('--swa_start', type=int, default=0)                   # from this epoch on, average the weights (torch's SWA; 0: none); the average is one more candidate
 ap.add_argument('--swa_lr', type=float, default=1e-4)                   # the constant learning rate while averaging
 ap.add_argument('--name', default='two_heads')                          # OUT/NAME.safetensors, OUT/NAME.json
@@ -53,6 +55,19 @@ T8, has8 = torch.from_numpy(T8), torch.from_numpy(has8)
 Xva = torch.from_numpy(va.images).unsqueeze(1)
 y8 = majority_labels(va.votes); m8 = y8 >= 0
 teacher = torch.from_numpy(soft_targets_for(a.teacher, tr.images)) if a.distill > 0 else None
+
+@torch.no_grad()
+def ferplus_network_probs(path, X):
+    "A stage-1 FER+ network's probabilities on uint8 images X, averaged with those of the mirrored images."
+    net = ResNetFER('seed', width=32); net.head[-1] = nn.Linear(256, 8); net.load_state_dict(load_file(path)); net.eval()
+    norm = eval_transform()
+    out = [(net(norm(X[i:i + 512])).softmax(1) + net(norm(X[i:i + 512]).flip(3)).softmax(1)) / 2 for i in range(0, len(X), 512)]
+    return torch.cat(out)
+if a.ferplus_teachers:                                                   # the ensemble as teacher: its answers on the training and validation images
+    P8 = sum(ferplus_network_probs(t, Xtr) for t in a.ferplus_teachers) / len(a.ferplus_teachers)
+    Pva = sum(ferplus_network_probs(t, Xva) for t in a.ferplus_teachers) / len(a.ferplus_teachers)
+    print(json.dumps({'ferplus_teachers': len(a.ferplus_teachers), 'valid_majority_acc_ensemble': float((Pva.argmax(1).numpy()[m8] == y8[m8]).mean())}), flush=True)
+    T8 = torch.where(has8[:, None], (1 - a.ferplus_distill) * T8 + a.ferplus_distill * P8, T8)
 
 model = ResNetFER('seed', width=32, heads=('ferplus', 'fer2013'))
 r = model.load_state_dict(load_file(a.ferplus), strict=False)
