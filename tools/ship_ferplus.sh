@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 run=${1:-$HOME/.cache/fer_nb/runs/ferplus}
 fer-ship "$run/two_heads.safetensors"
+python tools/int8_selection.py    # the int8 calibration, chosen on the validation slice for this model (46 checks that it is the one shipped)
 out=results/shipped; rm -rf "$out"/eval-* "$out"/training; mkdir -p "$out/training"
 python - "$run" "$out/training" <<'PY'
 import json, sys

@@ -14,8 +14,8 @@ from .predict import onnx_outputs
 from ..data.load import load_fer2013
 
 # %% auto #0
-__all__ = ['onnx_cache_dir', 'onnx_meta', 'export_onnx', 'calibration_images', 'quantize_onnx', 'safetensors_layout',
-           'export_onnx_shared']
+__all__ = ['INT8_CALIBRATION', 'onnx_cache_dir', 'onnx_meta', 'export_onnx', 'calibration_images', 'quantize_onnx',
+           'safetensors_layout', 'export_onnx_shared']
 
 # %% ../../nbs/41_inference.export.ipynb #bcc0b4d2
 def onnx_cache_dir() -> Path:
@@ -78,18 +78,25 @@ def calibration_images(n: int = 300, seed: int = 0, data=None) -> np.ndarray:
     idx = np.sort(np.random.default_rng(seed).choice(len(tr), min(n, len(tr)), replace=False))
     return tr.images[idx]
 
-def quantize_onnx(checkpoint=None, calib_images=None, n_calib: int = 300, seed: int = 0, out=None) -> Path:
+INT8_CALIBRATION = 'percentile:99.99'   # chosen on the validation slice: tools/int8_selection.py, results/shipped/int8_selection.json
+
+def quantize_onnx(checkpoint=None, calib_images=None, n_calib: int = 300, seed: int = 0, out=None,
+                  calibrate: str = INT8_CALIBRATION,  # 'minmax', or 'percentile:P' (each activation's range clipped at its P-th percentile, e.g. 'percentile:99.99')
+                  float_last: int = 0) -> Path:  # this many of the last convolutions stay in float too (besides the first one and the heads)
     "int8 static quantisation (QDQ, per-channel, U8S8; first conv and the head's linear layers in float) of the fp32 export, calibrated on training images; cached. For the packaged model: the int8 file shipped with it."
     from onnxruntime.quantization import quantize_static, QuantFormat, QuantType, CalibrationDataReader, CalibrationMethod  # optional heavy import (onnxruntime.quantization: only to quantise)
     from onnxruntime.quantization.shape_inference import quant_pre_process  # optional heavy import (onnxruntime.quantization: only to quantise)
     shipped = WEIGHTS_DIR / PACKAGED_INT8  # the packaged model's int8 copy needs no data at the user's end
-    if calib_images is None and out is None and shipped.is_file() and \
+    if calib_images is None and out is None and calibrate == INT8_CALIBRATION and shipped.is_file() and \
        onnx_meta(shipped).get('checkpoint_sha256') == file_digest(resolve_checkpoint(checkpoint)): return shipped
     fp32 = export_onnx(checkpoint)
     imgs = calibration_images(n_calib, seed) if calib_images is None else np.asarray(calib_images)
     if imgs.ndim != 3 or imgs.dtype != np.uint8 or len(imgs) == 0:
         raise ValueError(f"calib_images must be a non-empty (N,48,48) uint8 array, got {imgs.shape} {imgs.dtype}")
-    ckey = cache_key(imgs.shape, imgs.tobytes(), n=8)
+    method, _, pct = str(calibrate).partition(':')
+    if method not in ('minmax', 'percentile') or (method == 'percentile') != bool(pct) or (pct and not 0 < float(pct) <= 100):
+        raise ValueError(f"calibrate must be 'minmax' or 'percentile:P' with 0 < P <= 100 (e.g. 'percentile:99.99'), not {calibrate!r}")
+    ckey = cache_key(imgs.shape, imgs.tobytes(), *(() if method == 'minmax' else (calibrate,)), *((float_last,) if float_last else ()), n=8)
     out = Path(out) if out else onnx_cache_dir() / fp32.name.replace('-fp32.onnx', f'-int8-{ckey}-v4.onnx')
     meta = onnx_meta(fp32)
     done = lambda: out.is_file() and onnx_meta(out).get('checkpoint_sha256') == meta['checkpoint_sha256'] and onnx_meta(out).get('calibration', '').endswith(ckey)
@@ -107,12 +114,14 @@ def quantize_onnx(checkpoint=None, calib_images=None, n_calib: int = 300, seed: 
                 except TypeError: quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)  # CBAM's channel max/mean defeat onnxruntime's symbolic shapes
                 import onnx  # optional heavy import (onnx: only to export)
                 nodes = onnx.load(str(pre)).graph.node
-                keep_float = [n.name for n in nodes if n.op_type == 'Gemm'] + [next(n.name for n in nodes if n.op_type == 'Conv')]
+                convs = [n.name for n in nodes if n.op_type == 'Conv']
+                keep_float = [n.name for n in nodes if n.op_type == 'Gemm'] + convs[:1] + (convs[-float_last:] if float_last else [])
                 quantize_static(str(pre), str(tmp), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                                 activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                                calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=keep_float)
+                                calibrate_method=CalibrationMethod.MinMax if method == 'minmax' else CalibrationMethod.Percentile,
+                                extra_options={'CalibPercentile': float(pct)} if pct else {}, nodes_to_exclude=keep_float)
             finally: pre.unlink(missing_ok=True)
-            _add_metadata(tmp, **{**meta, 'precision': 'int8', 'calibration': f'{len(imgs)} training images, sha256 {ckey}'})
+            _add_metadata(tmp, **{**meta, 'precision': 'int8', 'calibration': f'{len(imgs)} training images, {calibrate}' + (f', last {float_last} convolutions in float' if float_last else '') + f', sha256 {ckey}'})
     return out
 
 # %% ../../nbs/41_inference.export.ipynb #a83dd53f
