@@ -34,8 +34,8 @@ LABEL_MAPS = {  # numeric label schemes of the usual datasets
     'ckplus': {0: 'neutral', 1: 'angry', 2: 'contempt', 3: 'disgust', 4: 'fear', 5: 'happy', 6: 'sad', 7: 'surprise'},
     'affectnet': {0: 'neutral', 1: 'happy', 2: 'sad', 3: 'surprise', 4: 'fear', 5: 'disgust', 6: 'angry', 7: 'contempt'}}
 
-def class_of(label, label_map: str | None = None) -> str | None:
-    "The FER2013 class of a label as a dataset spells it ('Anger', 'happiness', '4' with a `label_map` ...); None for a class FER2013 lacks (contempt)."
+def class_of(label, label_map: str | None = None, contempt: bool = False) -> str | None:
+    "The class of a label as a dataset spells it ('Anger', 'happiness', '4' with a `label_map` ...); contempt is 'contempt' with `contempt` (FER+'s classes), else None (FER2013 lacks it)."
     s = str(label).strip().lower()
     if re.fullmatch(r'\d+', s):
         if label_map is None:
@@ -44,7 +44,7 @@ def class_of(label, label_map: str | None = None) -> str | None:
         if int(s) not in LABEL_MAPS[label_map]: raise ValueError(f"{label!r} is not a label of the {label_map} scheme {LABEL_MAPS[label_map]}")
         s = LABEL_MAPS[label_map][int(s)]
     s = re.sub(r'^[\d\W_]+', '', s).replace('-', '').replace(' ', '')  # '1_anger', '3 - Fear' -> 'anger', 'fear'
-    if s in DROPPED: return None
+    if s in DROPPED: return 'contempt' if contempt else None
     if s in CLASS_ALIASES: return CLASS_ALIASES[s]
     raise ValueError(f"Unknown class {label!r}: known spellings are {', '.join(sorted(CLASS_ALIASES))} (and {', '.join(DROPPED)}, which is left out)")
 
@@ -99,7 +99,7 @@ def _from_table(path: Path, label_map):
     if missing: warnings.warn(f"{len(missing)} file(s) listed in {path.name} were not found under {root}, e.g. {missing[0]!r}: left out")
     return out, label_map
 
-def read_labelled(data, label_map: str | None = None) -> tuple:
+def read_labelled(data, label_map: str | None = None, contempt: bool = False) -> tuple:  # contempt: keep it as a class (FER+'s eight), not leave it out
     "A labelled face dataset as (table of file, label, subject, sequence; report of what was read and left out): `<class>/*` folders, a list file, a csv, or coded file names."
     p = Path(data).expanduser()
     if not p.exists(): raise FileNotFoundError(f"No such file or folder: {p}")
@@ -120,13 +120,13 @@ def read_labelled(data, label_map: str | None = None) -> tuple:
                                             f"(angry, disgust ... or anger, happiness ...), or give a list file or a csv; e.g. {unlabelled[0]}")
     table, dropped = [], {}
     for f, lab, subject in rows:
-        c = class_of(lab, label_map)
+        c = class_of(lab, label_map, contempt)
         if c is None: dropped[str(lab).lower()] = dropped.get(str(lab).lower(), 0) + 1; continue
         g = _groups(Path(f).name)
         table.append({'file': str(f), 'label': c, 'subject': subject or g['subject'], 'sequence': g['sequence']})
-    if not table: raise ValueError(f"No image of a FER2013 class in {p} (left out: {dropped})")
+    if not table: raise ValueError(f"No image of a {'FER+' if contempt else 'FER2013'} class in {p} (left out: {dropped})")
     df = pd.DataFrame(table)
-    return df, {'source': str(p), 'images': len(df), 'dropped': dropped, 'per_class': df.label.value_counts().reindex(EMOTIONS, fill_value=0).to_dict()}
+    return df, {'source': str(p), 'images': len(df), 'dropped': dropped, 'per_class': df.label.value_counts().reindex(FERPLUS_EMOTIONS if contempt else EMOTIONS, fill_value=0).to_dict()}
 
 def class_of_folder(name: str, label_map: str | None = None):
     "A folder name's FER2013 class, None for a dropped class, False when it names no class (a number does with a `label_map`)."
@@ -172,12 +172,13 @@ def whole_crop(img) -> np.ndarray:
     return g[(H - s) // 2:(H - s) // 2 + s, (W - s) // 2:(W - s) // 2 + s]
 
 def evaluate_folder(data, checkpoint=None, out=None, label_map: str | None = None, detector: str = 'yunet', align: bool = True,
-                    no_face: str = 'skip', backend: str = 'onnx', bootstrap: int = 1000, progress: bool = True) -> dict:
+                    no_face: str = 'skip', backend: str = 'onnx', bootstrap: int = 1000, progress: bool = True,
+                    labels: str | None = None) -> dict:  # labels: the head to score, 'ferplus' (eight classes: contempt is scored) or 'fer2013' (contempt left out); None: the model's first
     "Evaluate a model (None: the packaged one) on a labelled face dataset other than FER2013: detect, align, classify; write metrics, predictions and figures; return the metrics."
     import matplotlib.pyplot as plt  # optional heavy import (matplotlib: only for figures)
     if no_face not in NO_FACE: raise ValueError(f"no_face must be one of {NO_FACE}, not {no_face!r}")
-    table, report = read_labelled(data, label_map)
-    det, pred = FaceDetector(detector), EmotionPredictor(checkpoint, backend, labels='fer2013')   # these datasets' seven classes: the FER2013 head
+    det, pred = FaceDetector(detector), EmotionPredictor(checkpoint, backend, labels=labels)
+    E = list(pred.emotions); table, report = read_labelled(data, label_map, contempt='contempt' in E)
     crops, keep, found, unreadable = [], [], [], []
     for i, f in enumerate(tqdm(table.file, desc='faces', unit='img', disable=not progress)):
         img = cv2.imread(f, cv2.IMREAD_UNCHANGED)
@@ -190,8 +191,8 @@ def evaluate_folder(data, checkpoint=None, out=None, label_map: str | None = Non
     if not crops: raise ValueError(f"No face found in any of the {len(table)} images of {data}")
     t, found = table.iloc[keep].reset_index(drop=True), np.array(found)
     probs = np.concatenate([pred(crops[i:i + 256]) for i in range(0, len(crops), 256)])
-    y = np.array([EMOTIONS.index(c) for c in t.label])
-    m = {'checkpoint': str(pred.checkpoint), 'data': report['source'], 'detector': detector, 'align': align, 'no_face': no_face,
+    y = np.array([E.index(c) for c in t.label])
+    m = {'checkpoint': str(pred.checkpoint), 'labels': pred.labels, 'data': report['source'], 'detector': detector, 'align': align, 'no_face': no_face,
          'read': report['images'], 'dropped_classes': report['dropped'], 'unreadable': len(unreadable),
          'no_face_found': int(len(table) - len(unreadable) - found.sum()), 'classified_whole': int((~found).sum()),
          **compute_metrics(y, probs, bootstrap)}
@@ -202,8 +203,8 @@ def evaluate_folder(data, checkpoint=None, out=None, label_map: str | None = Non
             m[f'by_{g}'] = {'groups': int(len(acc)), 'accuracy_mean': float(acc.mean()), 'accuracy_std': float(acc.std()),
                             'accuracy_min': float(acc.min()), 'accuracy_max': float(acc.max()), 'per_group': acc.round(4).to_dict()}
     out = Path(out or f"fer-eval/{Path(report['source']).stem or 'data'}"); out.mkdir(parents=True, exist_ok=True)
-    p = pd.DataFrame(probs.round(5), columns=[f'p_{e}' for e in EMOTIONS])
-    p.insert(0, 'file', t.file); p.insert(1, 'label', t.label); p.insert(2, 'predicted', np.array(EMOTIONS)[probs.argmax(1)]); p.insert(3, 'face_found', found)
+    p = pd.DataFrame(probs.round(5), columns=[f'p_{e}' for e in E])
+    p.insert(0, 'file', t.file); p.insert(1, 'label', t.label); p.insert(2, 'predicted', np.array(E)[probs.argmax(1)]); p.insert(3, 'face_found', found)
     for g in ('subject', 'sequence'):
         if t[g].notna().any(): p[g] = t[g]
     p.to_csv(out / 'predictions.csv', index=False)
@@ -217,7 +218,7 @@ def print_summary(m: dict):
     lo, hi = m['accuracy_ci95']; left = sum(m['dropped_classes'].values())
     print(f"{m['data']}: {m['n']} of {m['read']} images classified ({m['no_face_found']} without a face found"
           + (f", {m['classified_whole']} of them classified whole" if m['classified_whole'] else '')
-          + (f"; {left} of classes FER2013 lacks left out: {m['dropped_classes']}" if left else '') + ")")
+          + (f"; {left} of classes the {m.get('labels', 'fer2013')} head lacks left out: {m['dropped_classes']}" if left else '') + ")")
     print(f"  accuracy {m['accuracy']:.4f} [{lo:.4f}, {hi:.4f}], macro F1 {m['macro_f1']:.4f}")
     for g in ('subject', 'sequence'):
         if f'by_{g}' in m:

@@ -118,7 +118,7 @@ def fer_evaluate(checkpoint: Param('a .safetensors model, or a run folder holdin
     with cli_errors('fer-evaluate'):
         if data is not None and not is_fer2013_source(data):
             if tta != 'none' or split != 'PrivateTest': raise ValueError("--tta and --split are for FER2013 only; another dataset is evaluated whole, without TTA")
-            return print_summary(evaluate_folder(data, checkpoint, out, label_map, detector, no_face=no_face, bootstrap=bootstrap))
+            return print_summary(evaluate_folder(data, checkpoint, out, label_map, detector, no_face=no_face, bootstrap=bootstrap, labels=labels))
         m = evaluate_checkpoint(checkpoint, data, split, tta, out, batch_size, device, bootstrap, save_figures, labels)
     lo, hi = m['accuracy_ci95']
     if m['labels'] == 'ferplus':
