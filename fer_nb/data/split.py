@@ -105,15 +105,15 @@ def split_fer2013(data: FERData,
     return {'train': training[tr], 'valid': training[np.sort(va)], 'test': testset}
 
 # %% ../../nbs/02_data.split.ipynb #e43277a8
-def class_counts(labels) -> np.ndarray:
-    "Images per class, in `EMOTIONS` order."
-    return np.bincount(np.asarray(labels), minlength=NUM_CLASSES)
+def class_counts(labels, n_classes: int = NUM_CLASSES) -> np.ndarray:
+    "Images per class, in class order (`EMOTIONS`'; FER+'s eight with `n_classes=8`)."
+    return np.bincount(np.asarray(labels), minlength=n_classes)
 
-def class_weights(labels) -> torch.Tensor:
+def class_weights(labels, n_classes: int = NUM_CLASSES) -> torch.Tensor:
     "Balanced class weights w_c = N / (C * N_c) as a float32 tensor; 0 for a class with no images."
-    n = class_counts(labels).astype(np.float64)
-    if (n == 0).any(): warnings.warn(f"No images of {[EMOTIONS[i] for i in np.flatnonzero(n == 0)]}: their weight is 0")
-    w = np.divide(n.sum(), NUM_CLASSES * n, out=np.zeros_like(n), where=n > 0)
+    n = class_counts(labels, n_classes).astype(np.float64)
+    if (n == 0).any(): warnings.warn(f"No images of {[classes_of(n_classes)[i] for i in np.flatnonzero(n == 0)]}: their weight is 0")
+    w = np.divide(n.sum(), n_classes * n, out=np.zeros_like(n), where=n > 0)
     return torch.tensor(w, dtype=torch.float32)
 
 def norm_stats(images) -> tuple:

@@ -108,12 +108,13 @@ class FocalLoss(LabelSmoothingLoss):
 LOSS_KINDS = ('ce', 'focal')  # valid values of make_loss's `kind`
 
 def make_loss(kind: str = 'ce',       # 'ce' (cross-entropy with label smoothing) or 'focal'
-              weight=None,            # NUM_CLASSES class weights (tensor or sequence), or None
+              weight=None,            # one weight per class (tensor or sequence), or None
               smoothing: float = 0.1, # label smoothing eps
-              gamma: float = 2.0      # focal loss focusing strength (ignored for 'ce')
+              gamma: float = 2.0,     # focal loss focusing strength (ignored for 'ce')
+              n_classes: int = NUM_CLASSES,  # classes the network answers in (FER+: 8)
              ) -> nn.Module:
     "The training loss: `LabelSmoothingLoss` or `FocalLoss`, class weights applied per example (`weighting='sample'`)."
-    weight = as_class_weight(weight, NUM_CLASSES)
+    weight = as_class_weight(weight, n_classes)
     if kind == 'ce': return LabelSmoothingLoss(weight, smoothing=smoothing, weighting='sample')
     if kind == 'focal': return FocalLoss(gamma=gamma, weight=weight, smoothing=smoothing, weighting='sample')
     raise ValueError(f"Unknown loss kind {kind!r}; valid kinds are {LOSS_KINDS}")

@@ -14,6 +14,7 @@ from fastcore.script import call_parse
 from ..core import *
 from ..data.load import load_fer2013, FERData
 from ..data.split import split_fer2013, class_weights as compute_class_weights
+from ..data.ferplus import ferplus_targets, majority_labels
 from ..data.transforms import BatchAugment, eval_transform, to_device
 from ..models.resnet import ResNetFER, STEMS, state_dict_differences
 from ..models.builder import MODELS, create_model, list_models, model_options, model_spec, save_model, load_model, load_weights, model_logits, _RESERVED_META
@@ -31,7 +32,7 @@ __all__ = ['CHOICES', 'RUN_FILES', 'TrainConfig', 'as_config', 'build_model', 'w
 
 # %% ../../nbs/22_training.train.ipynb #8f7ecdf7
 CHOICES = {'stem': STEMS, 'optimizer': ('adam', 'adamw', 'sgd'), 'scheduler': ('cosine', 'plateau', 'none'), 'loss': LOSS_KINDS,
-           'lr_scaling': LR_SCALING, 'sync_bn': (False, True)}
+           'lr_scaling': LR_SCALING, 'sync_bn': (False, True), 'labels': tuple(LABEL_SETS)}
 
 @functools.cache
 def _config_type() -> type:
@@ -57,6 +58,7 @@ def build_model(cfg: dict) -> nn.Module:
     cfg = as_config(cfg)
     takes = model_options(cfg.model)
     kw = {k: getattr(cfg, k) for k in ('stem', 'width') if k in takes}
+    if 'heads' in takes: kw['heads'] = (cfg.labels,)                   # one head, in the label set it learns
     if cfg.dropout is not None: kw['dropout'] = cfg.dropout
     if cfg.pretrained is not None: kw['pretrained'] = cfg.pretrained
     return create_model(cfg.model, **kw)
@@ -98,6 +100,9 @@ def check_config(cfg: dict) -> dict:
         errs += [f"{k}={getattr(cfg, k)!r} ({cfg.model} has no {k}; only the ResNets do)" for k in ('stem', 'width') if k not in takes and getattr(cfg, k) != defaults[k]]
         if cfg.pretrained is not None and not _takes_pretrained(cfg.model):
             errs.append(f"pretrained={cfg.pretrained!r} ({cfg.model} has no pretrained weights; it trains from scratch)")
+    if cfg.labels == 'ferplus' and cfg.model in list_models() and 'heads' not in model_options(cfg.model):
+        errs.append(f"labels='ferplus' with model={cfg.model!r} (it answers in FER2013's seven labels only; the ResNets learn FER+'s eight)")
+    if cfg.labels == 'ferplus' and cfg.soft_targets is not None: errs.append("soft_targets with labels='ferplus' (a teacher's FER2013 answers; FER+'s target is its ten votes)")
     if not (isinstance(cfg.width, int) and cfg.width >= 8): errs.append(f"width={cfg.width!r} (an int >= 8)")
     elif cfg.width != 64 and cfg.pretrained is not None: errs.append(f"width={cfg.width!r} with pretrained weights (they exist for width 64 only)")
     if cfg.dropout is not None and not (isinstance(cfg.dropout, (int, float)) and 0 <= cfg.dropout < 1):
@@ -117,9 +122,15 @@ def check_config(cfg: dict) -> dict:
 
 # %% ../../nbs/22_training.train.ipynb #aab16446
 def prepare_data(cfg: dict) -> dict:
-    "Load FER2013 and split it as `cfg` says: {'train': FERData, 'valid': FERData} (test images are never loaded here)."
+    "Load FER2013 and split it as `cfg` says: {'train': FERData, 'valid': FERData} (test images are never loaded here); FER+: the faces its votes give a target (train) or a majority (valid), labelled so."
     cfg = as_config(cfg)
-    parts = split_fer2013(load_fer2013(cfg.data), valid_pct=cfg.valid_pct, seed=cfg.split_seed)
+    parts = split_fer2013(load_fer2013(cfg.data, ferplus=cfg.labels == 'ferplus'), valid_pct=cfg.valid_pct, seed=cfg.split_seed)
+    if cfg.labels == 'ferplus':                         # the votes are the target (fit); labels: the vote's top class, the majority for validation
+        if parts['train'].votes is None:
+            raise FileNotFoundError("labels='ferplus' trains on FER+'s ten votes per face: put fer2013new.csv (github.com/microsoft/FERPlus) in data/ or set $FERPLUS")
+        T, ok = ferplus_targets(parts['train'].votes, 'crossentropy'); y = majority_labels(parts['valid'].votes)
+        if not ok.any(): raise ValueError(f"None of the {len(ok)} training faces has FER+ votes: these are not FER2013's images as fer2013new.csv numbers them (or as the Kaggle download names them)")
+        parts = {'train': replace(parts['train'][ok], labels=T[ok].argmax(1)), 'valid': replace(parts['valid'][y >= 0], labels=y[y >= 0])}
     rng = np.random.default_rng(cfg.split_seed)
     for k, cap in (('train', cfg.max_train), ('valid', cfg.max_valid)):
         if cap is not None and cap < len(parts[k]): parts[k] = parts[k][np.sort(rng.choice(len(parts[k]), cap, replace=False))]
@@ -137,6 +148,7 @@ def train_one_epoch(model, X, y, optimizer, loss_fn, augment, epoch, batch_size=
     if world > 1: order = order[:len(order) // world * world][rank::world]    # equal shares: every rank takes the same steps
     steps = math.ceil(len(order) / batch_size)
     tot_loss, tot_ok, n = torch.zeros((), device=dev), torch.zeros((), device=dev), 0
+    C = soft.shape[1] if soft is not None else NUM_CLASSES     # FER+'s eight with its votes as `soft`
     bar = tqdm(range(steps), desc=f'epoch {epoch + 1} train', leave=False, disable=not progress, mininterval=1)
     for step in bar:
         idx = order[step * batch_size:(step + 1) * batch_size]
@@ -145,10 +157,10 @@ def train_one_epoch(model, X, y, optimizer, loss_fn, augment, epoch, batch_size=
         if mixup > 0:
             lam = float(np.random.beta(mixup, mixup)); perm = torch.randperm(len(xb), device=dev)
             xb = lam * xb + (1 - lam) * xb[perm]
-            target = lam * F.one_hot(yb, NUM_CLASSES).float() + (1 - lam) * F.one_hot(yb[perm], NUM_CLASSES).float()
+            target = lam * F.one_hot(yb, C).float() + (1 - lam) * F.one_hot(yb[perm], C).float()
         if soft is not None:                             # distillation: the teacher's answer for these images (mixed as they were)
             s = soft[idx] if mixup <= 0 else lam * soft[idx] + (1 - lam) * soft[idx][perm]
-            target = (1 - distill) * (target if target.ndim == 2 else F.one_hot(yb, NUM_CLASSES).float()) + distill * s
+            target = (1 - distill) * (target if target.ndim == 2 else F.one_hot(yb, C).float()) + distill * s
         with _autocast(dev): logits = model(xb)
         loss = loss_fn(logits.float(), target)
         mine = not torch.isfinite(loss)
@@ -253,6 +265,9 @@ def fit(cfg: dict | None = None, on_step=None, progress=True, on_epoch=None, **o
     parts = prepare_data(cfg)
     Xtr, ytr = to_device(parts['train'], dev); Xva, yva = to_device(parts['valid'], dev)
     soft = torch.from_numpy(soft_targets_for(cfg.soft_targets, parts['train'].images)).to(dev) if cfg.soft_targets else None
+    distill = cfg.distill
+    if cfg.labels == 'ferplus':                                   # the target is the vote distribution itself ('crossentropy' mode)
+        soft, distill = torch.from_numpy(ferplus_targets(parts['train'].votes, 'crossentropy')[0]).to(dev), 1.0
     if cfg.pretrained is not None and cfg.freeze_epochs == 0: pass
     elif cfg.pretrained is None and cfg.freeze_epochs > 0 and progress:
         print(f"freeze_epochs={cfg.freeze_epochs} ignored: no pretrained weights, so the whole network trains from the start")
@@ -262,8 +277,8 @@ def fit(cfg: dict | None = None, on_step=None, progress=True, on_epoch=None, **o
     if ddp.world > 1 and cfg.sync_bn and dev.type == 'cuda': model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     wrap = lambda m: nn.parallel.DistributedDataParallel(m, device_ids=[dev.index] if dev.type == 'cuda' else None) if ddp.world > 1 else m
     net = wrap(model)
-    w = compute_class_weights(parts['train'].labels).to(dev) if cfg.class_weights else None
-    loss_fn = make_loss(cfg.loss, weight=w, smoothing=cfg.label_smoothing)
+    w = compute_class_weights(parts['train'].labels, len(LABEL_SETS[cfg.labels])).to(dev) if cfg.class_weights else None
+    loss_fn = make_loss(cfg.loss, weight=w, smoothing=cfg.label_smoothing, n_classes=len(LABEL_SETS[cfg.labels]))
     val_loss_fn = nn.CrossEntropyLoss()  # plain, comparable across recipes
     opt, augment = build_optimizer(model, replace(cfg, lr=scaled_lr(cfg.lr, ddp.world, cfg.lr_scaling))), augmentation(cfg)
     sched = build_scheduler(opt, cfg)
@@ -299,7 +314,7 @@ def fit(cfg: dict | None = None, on_step=None, progress=True, on_epoch=None, **o
                 net = wrap(model)                            # DDP syncs the parameters that train when it is built: build it anew
             t0 = time.perf_counter()
             tr = train_one_epoch(net, Xtr, ytr, opt, loss_fn, augment, epoch, cfg.batch_size, cfg.seed, cfg.mixup, on_step, progress,
-                                 ddp.rank, ddp.world, soft, cfg.distill)
+                                 ddp.rank, ddp.world, soft, distill)
             sync_buffers(model)                          # BatchNorm's running statistics: averaged over the ranks
             va = evaluate(model, Xva, yva, val_loss_fn)
             lr_now = opt.param_groups[0]['lr']
@@ -348,6 +363,7 @@ def fit(cfg: dict | None = None, on_step=None, progress=True, on_epoch=None, **o
 # %% ../../nbs/22_training.train.ipynb #350f7746
 @call_parse
 def fer_train(data: str = None,            # FER2013 folder/zip/tar/csv; None: look in data/, then ../shared/data
+              labels: str = 'fer2013',     # what to learn: 'fer2013' (FER2013's labels, 7 classes) or 'ferplus' (FER+'s ten votes per face as the target, 8 classes; needs fer2013new.csv)
               model: str = 'resnet18',     # architecture: 'resnet18', 'resnet34', 'vgg_fer', 'simple_cnn', 'mobilenet_v3_small', 'efficientnet_b0', 'vit_tiny', 'resnet18_cbam'
               stem: str = 'seed',          # ResNet stem: 'seed' (7x7/2 conv + 2x2/1 pool), 'cifar' (3x3/1 conv) or 'imagenet'
               width: int = 64,             # ResNet: channels of the first stage (64 the original; 32 a quarter of the compute)
