@@ -14,8 +14,6 @@ import numpy as np, torch
 from torch import nn
 from safetensors import safe_open
 from safetensors.torch import load_file
-from scipy.optimize import minimize_scalar
-from scipy.special import log_softmax
 from fer_nb.core import seed_everything
 from fer_nb.data.load import load_fer2013
 from fer_nb.data.split import split_fer2013
@@ -132,8 +130,7 @@ if a.swa_start:                                                          # the a
     if (acc8 + acc7) / 2 > best[0]: best = ((acc8 + acc7) / 2, {k: v.clone() for k, v in model.state_dict().items()}, 'swa')
 model.load_state_dict(best[1]); model.eval()
 z8 = model_logits(model.use('ferplus'), Xva).numpy().astype(np.float64); share = vote_shares(va.votes); ok = np.isfinite(share).all(1)
-t8 = float(np.exp(minimize_scalar(lambda lt: float(-(share[ok] * log_softmax(z8[ok] / np.exp(lt), 1)).sum(1).mean()),
-                                  bounds=(np.log(0.05), np.log(20)), method='bounded').x))
+t8 = fit_temperature(z8[ok], share[ok])                                  # against the vote shares
 t7 = fit_temperature(model_logits(model.use('fer2013'), Xva).numpy(), va.labels)
 acc8, acc7 = scores(); meta1 = safe_open(a.ferplus, 'pt').metadata() or {}
 res = {'epoch': best[2], 'valid_majority_acc_ferplus': acc8, 'valid_acc_fer2013': acc7, 'temperature': round(t8, 4), 'temperature_fer2013': round(t7, 4),

@@ -28,10 +28,12 @@ def expected_calibration_error(y, probs, n_bins=15) -> float:
 
 # %% ../../nbs/21_training.calibration.ipynb #bd97b295
 def fit_temperature(logits, y, bounds=(0.05, 20.0)) -> float:
-    "The temperature T > 0 that minimises the negative log-likelihood of softmax(logits / T) on labels `y`."
+    "The temperature T > 0 that minimises the cross-entropy of softmax(logits / T) against labels `y` (N,) or target distributions `y` (N,C), e.g. FER+'s vote shares."
     z, y = np.asarray(logits, np.float64), np.asarray(y)
     if len(z) == 0: raise ValueError("fit_temperature needs at least one example")
-    nll = lambda logT: float(-log_softmax(z / np.exp(logT), axis=1)[np.arange(len(y)), y].mean())
+    if y.ndim == 2:                                     # distributions: the cross-entropy with each row
+        nll = lambda logT: float(-(y * log_softmax(z / np.exp(logT), axis=1)).sum(1).mean())
+    else: nll = lambda logT: float(-log_softmax(z / np.exp(logT), axis=1)[np.arange(len(y)), y].mean())
     r = minimize_scalar(nll, bounds=tuple(np.log(bounds)), method='bounded', options={'xatol': 1e-5})
     return float(np.exp(r.x))
 

@@ -14,7 +14,7 @@ from fastcore.script import call_parse
 from ..core import *
 from ..data.load import load_fer2013, FERData
 from ..data.split import split_fer2013, class_weights as compute_class_weights
-from ..data.ferplus import ferplus_targets, majority_labels
+from ..data.ferplus import ferplus_targets, majority_labels, vote_shares
 from ..data.transforms import BatchAugment, eval_transform, to_device
 from ..models.resnet import ResNetFER, STEMS, state_dict_differences
 from ..models.builder import MODELS, create_model, list_models, model_options, model_spec, save_model, load_model, load_weights, model_logits, _RESERVED_META
@@ -349,7 +349,8 @@ def fit(cfg: dict | None = None, on_step=None, progress=True, on_epoch=None, **o
     temperature = None
     if (out / 'best.safetensors').exists():             # calibrate the best model on the validation slice (never a test split)
         bm = load_model(out / 'best.safetensors', device=dev)
-        temperature = round(fit_temperature(model_logits(bm, Xva).cpu().numpy(), parts['valid'].labels), 4)
+        target = vote_shares(parts['valid'].votes) if cfg.labels == 'ferplus' else parts['valid'].labels   # FER+: how the ten people split
+        temperature = round(fit_temperature(model_logits(bm, Xva).cpu().numpy(), target), 4)
         save_model(bm, out / 'best.safetensors', **{k: v for k, v in bm.meta.items() if k not in (*_RESERVED_META, 'temperature')}, temperature=temperature)
     if history:                                          # written again here: a resumed finished run ends with the same files
         _write_history(history, out)
