@@ -5,15 +5,17 @@
 # %% ../../nbs/34_evaluation.compare.ipynb #ea989a31
 from __future__ import annotations
 import json, time
+from dataclasses import replace
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from scipy import stats
 from ..core import *
-from ..models.builder import create_model, list_models, load_model, model_logits
+from ..models.builder import create_model, list_models, load_model, model_logits, model_options
 from ..models.resnet import n_params
 from ..inference.predict import EmotionPredictor
 from ..training.train import fit, for_model
 from ..data.load import load_fer2013
+from ..data.ferplus import majority_labels
 from ..data.transforms import to_device
 from .metrics import bootstrap_ci, compute_metrics, mcnemar_p
 from ..training.calibration import apply_temperature
@@ -76,10 +78,17 @@ def compare_models(names=None,           # registry names (None: all)
                    out='runs/compare',   # run folders go here, one per model and seed
                    latency: bool = True, # measure CPU latency per face (ONNX fp32 and int8)
                    progress: bool = True,
-                   **cfg) -> dict:       # the recipe and budget for every model: fit's options (epochs, max_train, data, ...)
+                   **cfg) -> dict:       # the recipe and budget for every model: fit's options (epochs, max_train, data, labels, ...)
     "Train and score each model with one recipe and budget; rows per model and seed, per-image predictions and paired statistics."
-    names, out = list(names or list_models()), Path(out)
-    test = load_fer2013(cfg.get('data')).split('PrivateTest'); Xte, yte = to_device(test, 'cpu')
+    labels = cfg.get('labels', 'fer2013')               # 'ferplus': FER+'s eight classes, scored on FER+ Test's majority labels
+    names, out = list(names or [n for n in list_models() if labels == 'fer2013' or 'heads' in model_options(n)]), Path(out)
+    test = load_fer2013(cfg.get('data'), ferplus=labels == 'ferplus').split('PrivateTest')
+    if labels == 'ferplus':
+        if test.votes is None: raise FileNotFoundError("labels='ferplus' scores against FER+'s votes: put fer2013new.csv (github.com/microsoft/FERPlus) in data/ or set $FERPLUS")
+        y = majority_labels(test.votes)
+        if not (y >= 0).any(): raise ValueError("No PrivateTest face has a FER+ majority: these are not FER2013's images as fer2013new.csv numbers them")
+        test = replace(test[y >= 0], labels=y[y >= 0])   # FER+ Test: the faces with a majority
+    Xte, yte = to_device(test, 'cpu')
     rows, preds = [], {}
     for seed in seeds:
         for name in names:
@@ -101,7 +110,7 @@ def compare_models(names=None,           # registry names (None: all)
             rows.append(row); preds[(name, seed)] = probs.argmax(1)
     table = pd.DataFrame(rows)
     first = {n: preds[(n, seeds[0])] for n in names}
-    res = {'budget': {k: cfg[k] for k in sorted(cfg)}, 'rows': table, 'tests': paired_tests(yte.numpy(), first) if len(names) > 1 else None}
+    res = {'budget': {k: cfg[k] for k in sorted(cfg)}, 'labels': labels, 'rows': table, 'tests': paired_tests(yte.numpy(), first) if len(names) > 1 else None}
     if len(seeds) > 1 and len(names) > 2: res['friedman'] = friedman_test(table.pivot(index='seed', columns='model', values='test_acc'))
     return res
 
@@ -121,7 +130,8 @@ def comparison_markdown(res: dict) -> str:
     for c, name in (('train_img_s', 'train img/s'), ('ms_fp32', 'ms/face fp32'), ('ms_int8', 'ms/face int8')):
         if c in t and t[c].notna().any(): df[name] = g[c].mean().round(1)[one.index].values   # speeds: the mean of every run
     b = ', '.join(f"{k}={v}" for k, v in res['budget'].items())
-    return markdown_table(df) + f"\n\nBudget: {b}; seeds {seeds}; PrivateTest, no TTA; speeds are means over the runs."
+    test = "FER+ Test (PrivateTest's faces with a FER+ majority), majority accuracy" if res.get('labels') == 'ferplus' else 'PrivateTest'
+    return markdown_table(df) + f"\n\nBudget: {b}; seeds {seeds}; {test}, no TTA; speeds are means over the runs."
 
 def comparison_stats(res: dict) -> str:
     "The comparison's paired tests in one sentence (Cochran's Q, exact McNemar with Holm's correction, Friedman over seeds)."

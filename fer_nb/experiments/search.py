@@ -12,6 +12,7 @@ from optuna.trial import FixedTrial, TrialState
 from fastcore.script import call_parse
 from ..core import *
 from ..training.train import default_config, fit, for_model, _out_dir
+from ..models.builder import list_models, model_options
 
 # %% auto #0
 __all__ = ['SEARCH_MODELS', 'suggest_config', 'objective', 'open_study', 'finished', 'run_search', 'trials_table', 'best_config',
@@ -143,7 +144,7 @@ def write_search_results(study: optuna.Study, results) -> dict:
 
 @call_parse
 def fer_search(n_trials: int = 30,          # finished trials the study should hold (resuming runs only the rest)
-               models: str = ','.join(SEARCH_MODELS),  # comma-separated architectures the search may choose
+               models: str = None,          # comma-separated architectures the search may choose (None: SEARCH_MODELS; with --labels ferplus, those of them with heads)
                epochs: int = 4,             # epochs per trial
                max_train: int = 6000,       # training images per epoch (0: all)
                data: str = None,            # FER2013 folder/zip/tar/csv; None: look in data/, then ../shared/data
@@ -153,10 +154,15 @@ def fer_search(n_trials: int = 30,          # finished trials the study should h
                width: int = 64,             # ResNets' first-stage channels (32: a quarter of the compute)
                device: str = 'auto',        # 'auto', 'cpu', 'cuda', 'mps'
                seed: int = 0,               # sampler seed
+               labels: str = 'fer2013',     # what the trials learn and are chosen on: 'fer2013' (its labels) or 'ferplus' (FER+'s votes; majority accuracy)
               ):
     "Search the training options with Optuna on the validation slice (resumable); prints the best trial and its fer-train command."
     with cli_errors('fer-search'):
-        study = run_search(n_trials, [m.strip() for m in models.split(',')], out, timeout=timeout, seed=seed,
-                           data=data, epochs=epochs, max_train=max_train or None, width=width, device=device)
+        if labels not in LABEL_SETS: raise ValueError(f"--labels must be one of {', '.join(LABEL_SETS)}, not {labels!r}")
+        names = [m.strip() for m in models.split(',')] if models else [m for m in SEARCH_MODELS if labels == 'fer2013' or 'heads' in model_options(m)]
+        cannot = [m for m in names if m in list_models() and labels == 'ferplus' and 'heads' not in model_options(m)]
+        if cannot: raise ValueError(f"--labels ferplus: {', '.join(cannot)} answer(s) in FER2013's seven labels only; search the ResNets (resnet18, resnet34)")
+        study = run_search(n_trials, names, out, timeout=timeout, seed=seed,
+                           data=data, epochs=epochs, max_train=max_train or None, width=width, device=device, labels=labels)
         best = write_search_results(study, results or _out_dir(out))
     print(f"best valid acc {best['valid_acc']:.4f} (trial {best['trial']}, {best['finished']} finished, {best['pruned']} pruned)\n{best['command']}")
