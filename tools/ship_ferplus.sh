@@ -2,18 +2,21 @@
 # Ship the two-headed model (FER+ and FER2013) that tools/train_ferplus.py and tools/train_two_heads.py trained, then
 # rewrite what depends on it: results/shipped (training records, evaluations of both heads, agreement of the compressed
 # forms) and, with tools/regenerate, the figures and the generated parts of README.md and docs/.
-#   bash tools/ship_ferplus.sh [RUN]    (RUN: the folder holding two_heads.safetensors; default ~/.cache/fer_nb/runs/ferplus)
+#   bash tools/ship_ferplus.sh [RUN [NAME]]    (RUN: the folder of stage 1 and of stage 2's NAME.safetensors and NAME.json,
+#                                               default ~/.cache/fer_nb/runs/ferplus; NAME default two_heads)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-run=${1:-$HOME/.cache/fer_nb/runs/ferplus}
-fer-ship "$run/two_heads.safetensors"
+run=${1:-$HOME/.cache/fer_nb/runs/ferplus}; name=${2:-two_heads}
+fer-ship "$run/$name.safetensors"
 python tools/int8_selection.py    # the int8 calibration, chosen on the validation slice for this model (46 checks that it is the one shipped)
 out=results/shipped; rm -rf "$out"/eval-* "$out"/training; mkdir -p "$out/training"
-python - "$run" "$out/training" <<'PY'
+python - "$run" "$out/training" "$name" <<'PY'
 import json, sys
 from pathlib import Path
-run, dest = Path(sys.argv[1]), Path(sys.argv[2])
-h1 = json.loads((run / 'history.json').read_text()); s2 = json.loads((run / 'two_heads.json').read_text())
+run, dest, name = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+h1 = json.loads((run / 'history.json').read_text()); s2 = json.loads((run / f'{name}.json').read_text())
+for k, t in enumerate(s2['recipe'].get('ferplus_teachers', [])):      # the stage-1 networks that taught the FER+ head: their histories too
+    (dest / f'teacher{k + 1}_history.json').write_text((run.parent / Path(t).parent / 'history.json').read_text())
 (dest / 'stage1_history.json').write_text(json.dumps(h1, indent=1) + '\n')
 (dest / 'stage2.json').write_text(json.dumps(s2, indent=1) + '\n')
 import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
@@ -27,4 +30,4 @@ ax.legend(fontsize=8, loc='lower right'); ax.set_title('The shipped model on the
 PY
 for s in PrivateTest PublicTest; do for t in none flip; do fer-evaluate --labels ferplus --split $s --tta $t --out $out/eval-$s-$t-ferplus; done; done
 for s in PrivateTest both; do for t in none flip; do fer-evaluate --labels fer2013 --split $s --tta $t --out $out/eval-$s-$t; done; done
-papermill nbs/46_inference.ship.ipynb /tmp/ship.ipynb -p run "$run/two_heads.safetensors" --cwd nbs
+papermill nbs/46_inference.ship.ipynb /tmp/ship.ipynb -p run "$run/$name.safetensors" --cwd nbs

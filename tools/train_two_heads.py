@@ -135,7 +135,8 @@ t7 = fit_temperature(model_logits(model.use('fer2013'), Xva).numpy(), va.labels)
 acc8, acc7 = scores(); meta1 = safe_open(a.ferplus, 'pt').metadata() or {}
 res = {'epoch': best[2], 'valid_majority_acc_ferplus': acc8, 'valid_acc_fer2013': acc7, 'temperature': round(t8, 4), 'temperature_fer2013': round(t7, 4),
        'stage1': {'epochs': json.loads(meta1.get('recipe', '{}')).get('epochs'), 'best_epoch': meta1.get('epoch'), 'valid_majority_acc': meta1.get('valid_majority_acc')},
-       'recipe': {k: v for k, v in vars(a).items() if k not in ('out', 'ferplus', 'name')}, 'seconds': round(sum(h.get('seconds', 0) for h in history), 1), 'history': history}
+       'recipe': {k: ([str(Path(t).relative_to(Path(t).parent.parent)) for t in v] if k == 'ferplus_teachers' else v)   # a teacher as run/file, not a home path
+                  for k, v in vars(a).items() if k not in ('out', 'ferplus', 'name')}, 'seconds': round(sum(h.get('seconds', 0) for h in history), 1), 'history': history}
 save_model(model.use('ferplus'), out / f'{a.name}.safetensors', temperature=res['temperature'], temperature_fer2013=res['temperature_fer2013'],
            valid_acc=f"{acc8:.4f}", valid_acc_fer2013=f"{acc7:.4f}", epoch=best[2],
            recipe=json.dumps({'stage1': {k: v for k, v in json.loads(meta1.get('recipe', '{}')).items() if k != 'out'}, 'stage2': res['recipe']}))
