@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Ship the two-headed model (FER+ and FER2013) that tools/train_ferplus.py and tools/train_two_heads.py trained, then
+# Ship the two-headed model (FER+ and FER2013) that stage 1 (fer-train --labels ferplus; tools/train_ferplus.py before it) and tools/train_two_heads.py trained, then
 # rewrite what depends on it: results/shipped (training records, evaluations of both heads, agreement of the compressed
 # forms) and, with tools/regenerate, the figures and the generated parts of README.md and docs/.
 #   bash tools/ship_ferplus.sh [RUN [NAME]]    (RUN: the folder of stage 1 and of stage 2's NAME.safetensors and NAME.json,

@@ -1,4 +1,4 @@
-"""Stage 2 of the shipped model: one backbone, two heads. It starts from the FER+ network (tools/train_ferplus.py) and
+"""Stage 2 of the shipped model: one backbone, two heads. It starts from the FER+ network (stage 1: fer-train --labels ferplus) and
 trains the whole network a little longer with a second head for FER2013's labels: the FER+ head keeps learning the
 vote distributions (mode 'crossentropy'), the FER2013 head learns FER2013's labels with label smoothing 0.1, half of
 each target from the long run's teacher (results/longrun/soft_targets.npz: the shipped FER2013 model and cycles 1-4

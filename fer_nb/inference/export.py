@@ -103,7 +103,8 @@ def quantize_onnx(checkpoint=None, calib_images=None, n_calib: int = 300, seed: 
     if done(): return out
     x = preprocess_faces(imgs, float(meta['norm_mean']), float(meta['norm_std']))
     class Reader(CalibrationDataReader):
-        def __init__(self, bs=50): self.it = iter([{'faces': x[i:i + bs]} for i in range(0, len(x), bs)])
+        def __init__(self):                             # batches of one size: ONNX Runtime's histograms (Percentile) stack them
+            bs = max(d for d in range(1, 51) if len(x) % d == 0); self.it = iter([{'faces': x[i:i + bs]} for i in range(0, len(x), bs)])
         def get_next(self): return next(self.it, None)
     with file_lock(out):
         if done(): return out
