@@ -36,6 +36,7 @@ ap.add_argument('--distill', type=float, default=0.5)
 ap.add_argument('--teacher', default='results/longrun/soft_targets.npz')
 ap.add_argument('--ferplus_teachers', nargs='*', default=[])           # stage-1 FER+ networks (best.safetensors): their flip-averaged answers, averaged, become part of the FER+ head's target
 ap.add_argument('--ferplus_distill', type=float, default=0.5)           # that part (the rest: the votes)
+ap.add_argument('--online', action='store_true')                        # the teachers answer each augmented batch as the student sees it (else: once, on the clean images)
 ap.add_argument('--swa_start', type=int, default=0)                   # from this epoch on, average the weights (torch's SWA; 0: none); the average is one more candidate
 ap.add_argument('--swa_lr', type=float, default=1e-4)                   # the constant learning rate while averaging
 ap.add_argument('--name', default='two_heads')                          # OUT/NAME.safetensors, OUT/NAME.json
@@ -54,10 +55,14 @@ Xva = torch.from_numpy(va.images).unsqueeze(1)
 y8 = majority_labels(va.votes); m8 = y8 >= 0
 teacher = torch.from_numpy(soft_targets_for(a.teacher, tr.images)) if a.distill > 0 else None
 
+def stage1_network(path):
+    "A stage-1 FER+ network (one 8-class head), in eval mode."
+    net = ResNetFER('seed', width=32); net.head[-1] = nn.Linear(256, 8); net.load_state_dict(load_file(path)); return net.eval().to(memory_format=torch.channels_last)
+
 @torch.no_grad()
 def ferplus_network_probs(path, X):
     "A stage-1 FER+ network's probabilities on uint8 images X, averaged with those of the mirrored images."
-    net = ResNetFER('seed', width=32); net.head[-1] = nn.Linear(256, 8); net.load_state_dict(load_file(path)); net.eval()
+    net = stage1_network(path)
     norm = eval_transform()
     out = [(net(norm(X[i:i + 512])).softmax(1) + net(norm(X[i:i + 512]).flip(3)).softmax(1)) / 2 for i in range(0, len(X), 512)]
     return torch.cat(out)
@@ -65,7 +70,8 @@ if a.ferplus_teachers:                                                   # the e
     P8 = sum(ferplus_network_probs(t, Xtr) for t in a.ferplus_teachers) / len(a.ferplus_teachers)
     Pva = sum(ferplus_network_probs(t, Xva) for t in a.ferplus_teachers) / len(a.ferplus_teachers)
     print(json.dumps({'ferplus_teachers': len(a.ferplus_teachers), 'valid_majority_acc_ensemble': float((Pva.argmax(1).numpy()[m8] == y8[m8]).mean())}), flush=True)
-    T8 = torch.where(has8[:, None], (1 - a.ferplus_distill) * T8 + a.ferplus_distill * P8, T8)
+    if not a.online: T8 = torch.where(has8[:, None], (1 - a.ferplus_distill) * T8 + a.ferplus_distill * P8, T8)
+    else: teachers8 = [stage1_network(t) for t in a.ferplus_teachers]
 
 model = ResNetFER('seed', width=32, heads=('ferplus', 'fer2013'))
 r = model.load_state_dict(load_file(a.ferplus), strict=False)
@@ -105,9 +111,13 @@ for epoch in range(a.epochs):
     order = torch.randperm(len(Xtr), generator=torch.Generator().manual_seed(epoch))
     for i in range(0, len(order), 64):
         idx = order[i:i + 64]
-        z8, z7 = model.forward_heads(augment(Xtr[idx]).contiguous(memory_format=torch.channels_last))
-        h = has8[idx]
-        l8 = -(T8[idx][h] * z8[h].log_softmax(1)).sum(1).sum() / max(int(h.sum()), 1)
+        xb = augment(Xtr[idx]).contiguous(memory_format=torch.channels_last)
+        z8, z7 = model.forward_heads(xb)
+        h, t8 = has8[idx], T8[idx]
+        if a.ferplus_teachers and a.online:                                # the ensemble's answer on this very batch, mirrored too
+            with torch.no_grad(): p8 = sum(t(xb).softmax(1) + t(xb.flip(3)).softmax(1) for t in teachers8) / (2 * len(teachers8))
+            t8 = (1 - a.ferplus_distill) * t8 + a.ferplus_distill * p8
+        l8 = -(t8[h] * z8[h].log_softmax(1)).sum(1).sum() / max(int(h.sum()), 1)
         t7 = nn.functional.one_hot(ytr[idx], 7).float()
         if teacher is not None: t7 = (1 - a.distill) * t7 + a.distill * teacher[idx]
         loss = l8 + a.weight_fer2013 * loss7(z7, t7)
