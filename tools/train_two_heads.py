@@ -67,7 +67,7 @@ def ferplus_network_probs(path, X):
     out = [(net(norm(X[i:i + 512])).softmax(1) + net(norm(X[i:i + 512]).flip(3)).softmax(1)) / 2 for i in range(0, len(X), 512)]
     return torch.cat(out)
 if a.ferplus_teachers:                                                   # the ensemble as teacher: its answers on the training and validation images
-    P8 = sum(ferplus_network_probs(t, Xtr) for t in a.ferplus_teachers) / len(a.ferplus_teachers)
+    P8 = None if a.online else sum(ferplus_network_probs(t, Xtr) for t in a.ferplus_teachers) / len(a.ferplus_teachers)   # online: answered per batch instead
     Pva = sum(ferplus_network_probs(t, Xva) for t in a.ferplus_teachers) / len(a.ferplus_teachers)
     print(json.dumps({'ferplus_teachers': len(a.ferplus_teachers), 'valid_majority_acc_ensemble': float((Pva.argmax(1).numpy()[m8] == y8[m8]).mean())}), flush=True)
     if not a.online: T8 = torch.where(has8[:, None], (1 - a.ferplus_distill) * T8 + a.ferplus_distill * P8, T8)
