@@ -9,13 +9,14 @@ from fastcore.script import anno_parser
 from ..core import *
 
 # %% auto #0
-__all__ = ['COMMANDS', 'fer_data', 'fer_train', 'fer_evaluate', 'fer_search', 'fer_ablation', 'fer_ship', 'fer_live', 'fer_serve',
-           'fer_demo', 'launch']
+__all__ = ['COMMANDS', 'fer_data', 'fer_train', 'fer_train_heads', 'fer_evaluate', 'fer_search', 'fer_ablation', 'fer_ship',
+           'fer_live', 'fer_serve', 'fer_demo', 'launch']
 
 # %% ../../nbs/55_apps.cli.ipynb #94db7195
 COMMANDS = {  # command: (module, function, the extra it needs; None: the core install runs it)
     'fer-data': ('fer_nb.data.split', 'fer_data', 'train'),
     'fer-train': ('fer_nb.training.train', 'fer_train', 'train'),
+    'fer-train-heads': ('fer_nb.training.two_heads', 'fer_train_heads', 'train'),
     'fer-evaluate': ('fer_nb.evaluation.evaluate', 'fer_evaluate', 'train'),
     'fer-search': ('fer_nb.experiments.search', 'fer_search', 'train'),
     'fer-ablation': ('fer_nb.experiments.ablation', 'fer_ablation', 'train'),
@@ -45,4 +46,4 @@ def _entry(command):
     main.__doc__ = f"The console script `{command}`."
     return main
 
-fer_data, fer_train, fer_evaluate, fer_search, fer_ablation, fer_ship, fer_live, fer_serve, fer_demo = map(_entry, COMMANDS)
+fer_data, fer_train, fer_train_heads, fer_evaluate, fer_search, fer_ablation, fer_ship, fer_live, fer_serve, fer_demo = map(_entry, COMMANDS)

@@ -4,11 +4,12 @@
 
 # %% ../../nbs/26_training.two_heads.ipynb #e14e7d45
 from __future__ import annotations
-import json, time
+import inspect, json, time
 from pathlib import Path
 import numpy as np, torch
 from torch import nn
 from tqdm.auto import tqdm
+from fastcore.script import call_parse, Param
 from ..core import *
 from ..data.load import load_fer2013
 from ..data.split import split_fer2013
@@ -21,11 +22,18 @@ from .losses import make_loss
 from .calibration import fit_temperature
 
 # %% auto #0
-__all__ = ['TWO_HEADS', 'stage1_network', 'two_headed', 'flip_averaged_probs', 'probs_on_images', 'vote_loss', 'fer2013_targets',
-           'train_head_epoch', 'train_two_heads_epoch', 'head_accuracies', 'fit_two_heads']
+__all__ = ['TWO_HEADS', 'ferplus_file', 'stage1_network', 'two_headed', 'flip_averaged_probs', 'probs_on_images', 'vote_loss',
+           'fer2013_targets', 'train_head_epoch', 'train_two_heads_epoch', 'head_accuracies', 'fer_train_heads',
+           'fit_two_heads']
 
 # %% ../../nbs/26_training.two_heads.ipynb #bd9dfc5f
 def _legacy_width(meta: dict) -> int: return int(json.loads(meta.get('recipe', '{}')).get('width', 32))
+
+def ferplus_file(path) -> tuple[dict, dict]:
+    "The state dict and header of a FER+ network's file, or an error that says it is not one."
+    sd, meta = read_state_dict(path)
+    if meta.get('classes') != ','.join(LABEL_SETS['ferplus']): raise ValueError(f"{path} is not a FER+ network (one head, FER+'s eight classes)")
+    return sd, meta
 
 def stage1_network(path) -> ResNetFER:
     "A stage-1 FER+ network (one head, FER+'s eight classes) from `path`, in eval mode."
@@ -39,8 +47,7 @@ def stage1_network(path) -> ResNetFER:
 
 def two_headed(path) -> ResNetFER:
     "The stage-1 network in `path` with a second head, new, for FER2013's seven classes (one network built: the same random draws as ever)."
-    sd, meta = read_state_dict(path)
-    if meta.get('classes') != ','.join(LABEL_SETS['ferplus']): raise ValueError(f"{path} is not a FER+ network (one head, FER+'s eight classes)")
+    sd, meta = ferplus_file(path)
     if 'architecture' in meta:
         name, options = file_spec(meta, sd); model = create_model(name, **{**options, 'heads': ['ferplus', 'fer2013']})
     else: model = ResNetFER('seed', width=_legacy_width(meta), heads=('ferplus', 'fer2013'))
@@ -110,23 +117,6 @@ def head_accuracies(model, X: torch.Tensor, y8: np.ndarray, y7: np.ndarray) -> t
     return a8, a7
 
 # %% ../../nbs/26_training.two_heads.ipynb #bb5170b0
-TWO_HEADS = dict(
-    epochs=10,                 # epochs of the whole network (after head_epochs)
-    lr=3e-4,                   # AdamW's peak learning rate, cosine decay to 1e-6
-    weight_fer2013=1.0,        # the FER2013 head's share of the loss (the FER+ head's is 1)
-    head_epochs=1,             # first, this many epochs of the new head alone, the rest frozen
-    distill=0.5,               # the teacher's share of the FER2013 head's target
-    teacher='results/longrun/soft_targets.npz',   # the FER2013 teacher's answers, computed once per training image (24_training.distill); None: no teacher
-    ferplus_teachers=[],       # stage-1 FER+ networks: their mirror-averaged answers, averaged, become part of the FER+ head's target
-    ferplus_distill=0.5,       # that part (the rest: the votes)
-    fer2013_teachers=[],       # FER2013 networks (fer_nb files) answering each batch: with `online`, half of the FER2013 teacher
-    online=False,              # the teachers answer each augmented batch as the student sees it (else: once, on the clean images)
-    swa_start=0,               # from this epoch on, average the weights (torch's SWA; 0: none); the average is one more candidate
-    swa_lr=1e-4,               # the constant learning rate while averaging
-    batch_size=64,
-    seed=0,
-    max_train=None)            # quick checks: this many training images, drawn at random (a quarter as many validation images)
-
 def _teacher_name(p) -> str:
     "A teacher's file as RUN/FILE, not a home path."
     p = Path(p); return str(p.relative_to(p.parent.parent))
@@ -135,6 +125,39 @@ def _resolve(p) -> Path:
     "A relative path as given, else under the project root."
     p = Path(p)
     return p if p.is_absolute() or p.exists() else project_root() / p
+
+# %% ../../nbs/26_training.two_heads.ipynb #8ed62a84
+@call_parse
+def fer_train_heads(ferplus: Param("stage 1: a FER+ network (best.safetensors of fer-train --labels ferplus)", str, opt=False),
+                    out: str = None,                # the folder for NAME.safetensors, NAME.json and NAME_history.json; None: stage 1's folder
+                    name: str = 'two_heads',        # the files' name
+                    data: str = None,               # FER2013 folder/zip/tar/csv; None: look in data/, then ../shared/data
+                    epochs: int = 10,               # epochs of the whole network (after head_epochs)
+                    lr: float = 3e-4,               # AdamW's peak learning rate (weight decay 0.01), cosine decay to 1e-6
+                    weight_fer2013: float = 1.0,    # the FER2013 head's share of the loss (the FER+ head's is 1)
+                    head_epochs: int = 1,           # first, this many epochs of the new head alone, the rest frozen
+                    distill: float = 0.5,           # the teacher's share of the FER2013 head's target
+                    teacher: str = 'results/longrun/soft_targets.npz',   # the FER2013 teacher's answers, computed once per training image (24_training.distill); '': none
+                    ferplus_teachers: Param("stage-1 FER+ networks: their mirror-averaged answers, averaged, become part of the FER+ head's target", str, nargs='*') = None,
+                    ferplus_distill: float = 0.5,   # that part (the rest: the votes)
+                    fer2013_teachers: Param("FER2013 networks (fer_nb files): with --online, half of the FER2013 head's teacher", str, nargs='*') = None,
+                    online: bool = False,           # the teachers answer each augmented batch as the student sees it (else: once, on the clean images)
+                    swa_start: int = 0,             # from this epoch on, average the weights (torch's SWA; 0: none); the average is one more candidate
+                    swa_lr: float = 1e-4,           # the constant learning rate while averaging
+                    batch_size: int = 64,           # images per step
+                    seed: int = 0,                  # seed for the new head, shuffling, augmentation
+                    max_train: int = None,          # quick checks: this many training images, drawn at random (a quarter as many validation images)
+                   ):
+    "Stage 2 of the shipped model: a FER2013 head added to a FER+ network, both heads trained together; the epoch chosen on the validation slice."
+    cfg = dict(locals()); ferplus, out, name, data = (cfg.pop(k) for k in ('ferplus', 'out', 'name', 'data'))
+    cfg.update({k: v or [] for k, v in cfg.items() if k.endswith('_teachers')})
+    with cli_errors('fer-train-heads'): r = fit_two_heads(ferplus, out or Path(ferplus).parent, name, data=data, **cfg)
+    print(f"epoch {r['epoch']} chosen: FER+ majority {r['valid_majority_acc_ferplus']:.4f}, FER2013 {r['valid_acc_fer2013']:.4f} on the validation slice; "
+          f"{Path(out or Path(ferplus).parent) / name}.safetensors")
+
+TWO_HEADS = {p.name: [] if p.name.endswith('_teachers') else p.default               # the recipe: fer_train_heads' options and defaults
+             for p in inspect.signature(fer_train_heads.__wrapped__).parameters.values() if p.name not in ('ferplus', 'out', 'name', 'data')}
+
 
 # %% ../../nbs/26_training.two_heads.ipynb #5a21579d
 def fit_two_heads(ferplus,                 # stage 1: a FER+ network file (fer-train --labels ferplus)
@@ -146,7 +169,7 @@ def fit_two_heads(ferplus,                 # stage 1: a FER+ network file (fer-t
     "Stage 2: train both heads from the stage-1 network `ferplus`, choose the epoch on the validation slice, fit both temperatures, save."
     bad = set(overrides) - set(TWO_HEADS)
     if bad: raise ValueError(f"unknown options {sorted(bad)}; fit_two_heads takes {list(TWO_HEADS)}")
-    cfg = {**TWO_HEADS, **overrides}
+    cfg = {**TWO_HEADS, **overrides}; ferplus_file(ferplus)                # a wrong file is refused before the data is read
     if cfg['fer2013_teachers'] and not (cfg['online'] and cfg['teacher'] and cfg['distill'] > 0):
         raise ValueError('fer2013_teachers are half of the FER2013 teacher, answering each batch: they need online=True, a teacher and distill > 0')
     seed_everything(cfg['seed']); out = Path(out); out.mkdir(parents=True, exist_ok=True)
