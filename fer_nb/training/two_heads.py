@@ -23,8 +23,8 @@ from .calibration import fit_temperature
 
 # %% auto #0
 __all__ = ['TWO_HEADS', 'ferplus_file', 'stage1_network', 'two_headed', 'flip_averaged_probs', 'probs_on_images', 'vote_loss',
-           'fer2013_targets', 'train_head_epoch', 'train_two_heads_epoch', 'head_accuracies', 'fer_train_heads',
-           'fit_two_heads']
+           'fer2013_targets', 'train_head_epoch', 'train_two_heads_epoch', 'head_accuracies', 'recompute_batchnorm',
+           'fer_train_heads', 'fit_two_heads']
 
 # %% ../../nbs/26_training.two_heads.ipynb #bd9dfc5f
 def _legacy_width(meta: dict) -> int: return int(json.loads(meta.get('recipe', '{}')).get('width', 32))
@@ -116,6 +116,15 @@ def head_accuracies(model, X: torch.Tensor, y8: np.ndarray, y7: np.ndarray) -> t
     a8 = float((model_logits(model.use('ferplus'), X).argmax(1).numpy()[m] == y8[m]).mean())   # left answering in FER+
     return a8, a7
 
+def recompute_batchnorm(model, X: torch.Tensor, batch_size: int = 256):
+    "Every BatchNorm's statistics made again over uint8 images X (weights averaged by SWA have none of their own): each head sees the data."
+    from torch.optim.swa_utils import update_bn
+    norm, was = eval_transform(), model.label_set
+    model.use(None)                                                      # every head's logits: update_bn resets every BatchNorm first
+    update_bn([norm(X[i:i + batch_size]).contiguous(memory_format=torch.channels_last) for i in range(0, len(X), batch_size)], model)
+    return model.use(was)
+
+
 # %% ../../nbs/26_training.two_heads.ipynb #bb5170b0
 def _teacher_name(p) -> str:
     "A teacher's file as RUN/FILE, not a home path."
@@ -195,7 +204,7 @@ def fit_two_heads(ferplus,                 # stage 1: a FER+ network file (fer-t
     opt = torch.optim.AdamW(model.parameters(), lr=cfg['lr'], weight_decay=0.01)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg['swa_start'] or cfg['epochs'], eta_min=1e-6)
     if cfg['swa_start']:
-        from torch.optim.swa_utils import AveragedModel, SWALR, update_bn
+        from torch.optim.swa_utils import AveragedModel, SWALR
         swa_model, swa_sched = AveragedModel(model), SWALR(opt, swa_lr=cfg['swa_lr'], anneal_epochs=2)
     augment = BatchAugment(scale=(0.8, 1.0), erasing_p=0.3)
     scores = lambda: head_accuracies(model, Xva, y8, va.labels)
@@ -218,8 +227,7 @@ def fit_two_heads(ferplus,                 # stage 1: a FER+ network file (fer-t
         if (acc8 + acc7) / 2 > best[0]: best = ((acc8 + acc7) / 2, {k: v.clone() for k, v in model.state_dict().items()}, epoch + 1)
         with atomic_path(out / f'{name}_history.json') as tmp: Path(tmp).write_text(json.dumps(history, indent=1))
     if cfg['swa_start']:                                                 # the average of the epochs from swa_start on, its BatchNorm statistics recomputed
-        t0 = time.perf_counter(); norm = eval_transform()
-        update_bn([norm(d['X'][i:i + 256]).contiguous(memory_format=torch.channels_last) for i in range(0, len(d['X']), 256)], swa_model)
+        t0 = time.perf_counter(); recompute_batchnorm(swa_model.module, d['X'])
         model.load_state_dict(swa_model.module.state_dict()); acc8, acc7 = scores()
         log({'epoch': 'swa', 'averaged_epochs': [cfg['swa_start'], cfg['epochs']], 'valid_majority_acc_ferplus': acc8, 'valid_acc_fer2013': acc7,
              'seconds': time.perf_counter() - t0})
