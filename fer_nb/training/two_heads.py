@@ -35,25 +35,23 @@ def ferplus_file(path) -> tuple[dict, dict]:
     if meta.get('classes') != ','.join(LABEL_SETS['ferplus']): raise ValueError(f"{path} is not a FER+ network (one head, FER+'s eight classes)")
     return sd, meta
 
-def stage1_network(path) -> ResNetFER:
-    "A stage-1 FER+ network (one head, FER+'s eight classes) from `path`, in eval mode."
-    sd, meta = read_state_dict(path)
-    if 'architecture' in meta: net = load_model(path)
-    else:                                                                # the first stage-1 files: the recipe's width in the header
-        net = ResNetFER('seed', width=_legacy_width(meta), heads=('ferplus',))
-        net.load_state_dict(sd)
-    if tuple(getattr(net, 'heads', ())) != ('ferplus',): raise ValueError(f"{path} is not a FER+ network (one head, FER+'s eight classes)")
-    return net.eval().to(memory_format=torch.channels_last)
-
-def two_headed(path) -> ResNetFER:
-    "The stage-1 network in `path` with a second head, new, for FER2013's seven classes (one network built: the same random draws as ever)."
+def _ferplus_network(path, heads: tuple) -> ResNetFER:
+    "The FER+ network in `path` built with `heads` (one network built: the same random draws as ever); a head it lacks is new."
     sd, meta = ferplus_file(path)
     if 'architecture' in meta:
-        name, options = file_spec(meta, sd); model = create_model(name, **{**options, 'heads': ['ferplus', 'fer2013']})
-    else: model = ResNetFER('seed', width=_legacy_width(meta), heads=('ferplus', 'fer2013'))
+        name, options = file_spec(meta, sd); model = create_model(name, **{**options, 'heads': list(heads)})
+    else: model = ResNetFER('seed', width=_legacy_width(meta), heads=heads)   # the first stage-1 files: the recipe's width in the header
     r = model.load_state_dict(sd, strict=False)
     if r.unexpected_keys or not all(k.startswith('head_fer2013.') for k in r.missing_keys): raise ValueError(f"{path} is not a FER+ network: {r}")
     return model.to(memory_format=torch.channels_last)
+
+def stage1_network(path) -> ResNetFER:
+    "A stage-1 FER+ network (one head, FER+'s eight classes) from `path`, in eval mode."
+    return _ferplus_network(path, ('ferplus',)).eval()
+
+def two_headed(path) -> ResNetFER:
+    "The stage-1 network in `path` with a second head, new, for FER2013's seven classes."
+    return _ferplus_network(path, ('ferplus', 'fer2013'))
 
 
 # %% ../../nbs/26_training.two_heads.ipynb #098b9a3c
@@ -70,8 +68,9 @@ def probs_on_images(nets, X: torch.Tensor, batch_size: int = 512) -> torch.Tenso
                       for i in range(0, len(X), batch_size)])
 
 def vote_loss(logits: torch.Tensor, targets: torch.Tensor, has: torch.Tensor) -> torch.Tensor:
-    "Cross-entropy of `logits` against the target distributions, averaged over the rows that have one (`has`); 0 when none has."
-    return -(targets[has] * logits[has].log_softmax(1)).sum(1).sum() / max(int(has.sum()), 1)
+    "Cross-entropy of `logits` against the target distributions (`make_loss`, no smoothing), averaged over the rows that have one (`has`); 0 when none has."
+    if not bool(has.any()): return logits.sum() * 0.
+    return make_loss('ce', smoothing=0.0, n_classes=logits.shape[1])(logits[has], targets[has])
 
 def fer2013_targets(labels: torch.Tensor, soft=None, distill: float = 0.5, online=None) -> torch.Tensor:
     "One-hot FER2013 labels, `distill` of each the teacher: `soft` (answers computed once), averaged with `online` (this batch's) where given."
@@ -178,7 +177,7 @@ def fit_two_heads(ferplus,                 # stage 1: a FER+ network file (fer-t
     "Stage 2: train both heads from the stage-1 network `ferplus`, choose the epoch on the validation slice, fit both temperatures, save."
     bad = set(overrides) - set(TWO_HEADS)
     if bad: raise ValueError(f"unknown options {sorted(bad)}; fit_two_heads takes {list(TWO_HEADS)}")
-    cfg = {**TWO_HEADS, **overrides}; ferplus_file(ferplus)                # a wrong file is refused before the data is read
+    cfg = {**TWO_HEADS, **overrides}; meta1 = ferplus_file(ferplus)[1]     # a wrong file is refused before the data is read
     if cfg['fer2013_teachers'] and not (cfg['online'] and cfg['teacher'] and cfg['distill'] > 0):
         raise ValueError('fer2013_teachers are half of the FER2013 teacher, answering each batch: they need online=True, a teacher and distill > 0')
     seed_everything(cfg['seed']); out = Path(out); out.mkdir(parents=True, exist_ok=True)
@@ -236,7 +235,7 @@ def fit_two_heads(ferplus,                 # stage 1: a FER+ network file (fer-t
     z8 = model_logits(model.use('ferplus'), Xva).numpy().astype(np.float64); share = vote_shares(va.votes); ok = np.isfinite(share).all(1)
     t8 = fit_temperature(z8[ok], share[ok])                              # against the vote shares
     t7 = fit_temperature(model_logits(model.use('fer2013'), Xva).numpy(), va.labels)
-    acc8, acc7 = scores(); meta1 = read_state_dict(ferplus)[1]; recipe1 = json.loads(meta1.get('recipe', '{}'))
+    acc8, acc7 = scores(); recipe1 = json.loads(meta1.get('recipe', '{}'))
     res = {'epoch': best[2], 'valid_majority_acc_ferplus': acc8, 'valid_acc_fer2013': acc7, 'temperature': round(t8, 4), 'temperature_fer2013': round(t7, 4),
            'stage1': {'epochs': recipe1.get('epochs'), 'best_epoch': meta1.get('epoch'), 'valid_majority_acc': meta1.get('valid_majority_acc')},
            'recipe': {k: ([_teacher_name(t) for t in v] if k in ('ferplus_teachers', 'fer2013_teachers') else v) for k, v in cfg.items()},
