@@ -17,14 +17,14 @@ from ..data.ferplus import ferplus_targets, majority_labels, vote_shares
 from ..data.transforms import BatchAugment, eval_transform
 from ..models.resnet import ResNetFER, read_state_dict
 from ..models.builder import create_model, file_spec, save_model, model_logits, load_model
-from .distill import soft_targets_for
+from .distill import soft_targets_for, teacher_probs
 from .losses import make_loss
 from .calibration import fit_temperature
 
 # %% auto #0
-__all__ = ['TWO_HEADS', 'ferplus_file', 'stage1_network', 'two_headed', 'flip_averaged_probs', 'probs_on_images', 'vote_loss',
-           'fer2013_targets', 'train_head_epoch', 'train_two_heads_epoch', 'head_accuracies', 'recompute_batchnorm',
-           'fer_train_heads', 'fit_two_heads']
+__all__ = ['TWO_HEADS', 'ferplus_file', 'stage1_network', 'two_headed', 'flip_averaged_probs', 'vote_loss', 'fer2013_targets',
+           'train_head_epoch', 'train_two_heads_epoch', 'head_accuracies', 'recompute_batchnorm', 'fer_train_heads',
+           'fit_two_heads']
 
 # %% ../../nbs/26_training.two_heads.ipynb #bd9dfc5f
 def _legacy_width(meta: dict) -> int: return int(json.loads(meta.get('recipe', '{}')).get('width', 32))
@@ -59,13 +59,6 @@ def two_headed(path) -> ResNetFER:
 def flip_averaged_probs(nets, x: torch.Tensor) -> torch.Tensor:
     "The mean over `nets` of the softmax of their logits on the normalised batch `x` and on its mirror image."
     return sum(n(x).softmax(1) + n(x.flip(3)).softmax(1) for n in nets) / (2 * len(nets))
-
-@torch.no_grad()
-def probs_on_images(nets, X: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
-    "`flip_averaged_probs` over uint8 images X (N,1,48,48), in batches."
-    norm = eval_transform()
-    return torch.cat([flip_averaged_probs(nets, norm(X[i:i + batch_size]).contiguous(memory_format=torch.channels_last))
-                      for i in range(0, len(X), batch_size)])
 
 def vote_loss(logits: torch.Tensor, targets: torch.Tensor, has: torch.Tensor) -> torch.Tensor:
     "Cross-entropy of `logits` against the target distributions (`make_loss`, no smoothing), averaged over the rows that have one (`has`); 0 when none has."
@@ -193,10 +186,10 @@ def fit_two_heads(ferplus,                 # stage 1: a FER+ network file (fer-t
     Xva, y8 = torch.from_numpy(va.images).unsqueeze(1), majority_labels(va.votes)
     teachers8 = [stage1_network(t) for t in cfg['ferplus_teachers']]
     if teachers8:
-        Pva = probs_on_images(teachers8, Xva); m8 = y8 >= 0
+        Pva = torch.from_numpy(teacher_probs(teachers8, va.images)); m8 = y8 >= 0
         say(json.dumps({'ferplus_teachers': len(teachers8), 'valid_majority_acc_ensemble': float((Pva.argmax(1).numpy()[m8] == y8[m8]).mean())}), flush=True)
         if not cfg['online']:                                            # answers once, on the clean training images
-            d['T8'] = torch.where(d['has8'][:, None], (1 - cfg['ferplus_distill']) * d['T8'] + cfg['ferplus_distill'] * probs_on_images(teachers8, d['X']), d['T8'])
+            d['T8'] = torch.where(d['has8'][:, None], (1 - cfg['ferplus_distill']) * d['T8'] + cfg['ferplus_distill'] * torch.from_numpy(teacher_probs(teachers8, tr.images)), d['T8'])
             teachers8 = []
     teachers7 = [load_model(t).eval().to(memory_format=torch.channels_last) for t in cfg['fer2013_teachers']]
     model = two_headed(ferplus)
