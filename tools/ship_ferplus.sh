@@ -14,13 +14,13 @@ python - "$run" "$out/training" "$name" <<'PY'
 import json, sys
 from pathlib import Path
 run, dest, name = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
-h1 = json.loads((run / 'history.json').read_text()); s2 = json.loads((run / f'{name}.json').read_text())
 def stage1_history(folder: Path) -> list:
     "A stage-1 run's epochs: history.json (the first runs, tools/train_ferplus.py) or fer-train's history.csv, in the same keys."
     if (folder / 'history.json').exists(): return json.loads((folder / 'history.json').read_text())
     import pandas as pd                                                # fer-train --labels ferplus: valid_acc is the majority accuracy
     h = pd.read_csv(folder / 'history.csv').rename(columns={'valid_acc': 'valid_majority_acc'})
     return h[['epoch', 'lr', 'train_loss', 'valid_majority_acc', 'seconds']].to_dict('records')
+h1 = stage1_history(run); s2 = json.loads((run / f'{name}.json').read_text())
 for k, t in enumerate(s2['recipe'].get('ferplus_teachers', [])):      # the stage-1 networks that taught the FER+ head: their histories too
     (dest / f'teacher{k + 1}_history.json').write_text(json.dumps(stage1_history(run.parent / Path(t).parent), indent=1) + '\n')
 (dest / 'stage1_history.json').write_text(json.dumps(h1, indent=1) + '\n')

@@ -186,8 +186,8 @@ def fit_two_heads(ferplus,                 # stage 1: a FER+ network file (fer-t
     Xva, y8 = torch.from_numpy(va.images).unsqueeze(1), majority_labels(va.votes)
     teachers8 = [stage1_network(t) for t in cfg['ferplus_teachers']]
     if teachers8:
-        Pva = torch.from_numpy(teacher_probs(teachers8, va.images)); m8 = y8 >= 0
-        say(json.dumps({'ferplus_teachers': len(teachers8), 'valid_majority_acc_ensemble': float((Pva.argmax(1).numpy()[m8] == y8[m8]).mean())}), flush=True)
+        Pva = teacher_probs(teachers8, va.images); m8 = y8 >= 0
+        say(json.dumps({'ferplus_teachers': len(teachers8), 'valid_majority_acc_ensemble': float((Pva.argmax(1)[m8] == y8[m8]).mean())}), flush=True)
         if not cfg['online']:                                            # answers once, on the clean training images
             d['T8'] = torch.where(d['has8'][:, None], (1 - cfg['ferplus_distill']) * d['T8'] + cfg['ferplus_distill'] * torch.from_numpy(teacher_probs(teachers8, tr.images)), d['T8'])
             teachers8 = []
