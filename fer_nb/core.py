@@ -20,7 +20,7 @@ __all__ = ['EMOTIONS', 'NUM_CLASSES', 'FER2013_CSV_NAMES', 'CSV_ID_TO_LABEL', 'S
            'FERPLUS_EMOTIONS', 'LABEL_SETS', 'EMOTION_COLORS', 'UNCERTAIN_COLOR', 'UNCERTAIN_BELOW',
            'UNCERTAIN_BELOW_FERPLUS', 'EXTRAS', 'SAMPLES_DIR', 'STATIC_DIR', 'IMAGE_EXTS', 'WEIGHTS_DIR',
            'PACKAGED_MODEL', 'PACKAGED_ONNX', 'PACKAGED_INT8', 'CLI_ERRORS', 'classes_of', 'temperature_key',
-           'emotion_label', 'emotion_color', 'uncertain_below', 'MissingExtra', 'require', 'get_device',
+           'onnx_outputs', 'emotion_label', 'emotion_color', 'uncertain_below', 'MissingExtra', 'require', 'get_device',
            'seed_everything', 'project_root', 'data_dir', 'cache_dir', 'regenerating', 'figures_dir', 'shared_data_dir',
            'packaged_model', 'resolve_checkpoint', 'atomic_path', 'file_lock', 'cache_key', 'file_digest', 'write_json',
            'in_processes', 'markdown_table', 'cli_errors']
@@ -46,6 +46,10 @@ def classes_of(probs) -> tuple:
 def temperature_key(label_set: str, first: str) -> str:
     "The model-file field of a head's calibration temperature: 'temperature' for the first label set (as in single-head files), else 'temperature_<name>'."
     return 'temperature' if label_set == first else f'temperature_{label_set}'
+
+def onnx_outputs(heads) -> list[str]:
+    "The ONNX graph's output names for a network with `heads`: 'logits' for the first label set (as in every single-head export), 'logits_<name>' for the others."
+    return ['logits'] + [f'logits_{h}' for h in heads[1:]]
 
 # %% ../nbs/00_core.ipynb #23c45d15
 def emotion_label(emotion) -> int:

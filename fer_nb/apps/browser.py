@@ -11,7 +11,6 @@ from fastapi import Request                     # the web app's own dependencies
 from fastapi.responses import Response
 from ..core import *
 from ..inference.detect import FaceDetector, YUNET_FRAME, YUNET_MODEL
-from ..inference.predict import onnx_outputs
 
 # %% auto #0
 __all__ = ['ORT_DIR', 'ORT_WASM', 'EXPORT_MANIFEST', 'device_files', 'device_config', 'add_device_routes', 'export_static']

@@ -4,12 +4,11 @@
 
 # %% ../../nbs/04_data.ferplus.ipynb #6598cfd2
 from __future__ import annotations
-import csv, gzip, os, sys
+import csv, dataclasses, gzip, os, sys
 from pathlib import Path, PurePosixPath
 import numpy as np
 import fer_nb
 from ..core import *
-from .load import FERData
 
 # %% auto #0
 __all__ = ['FERPLUS_COLUMNS', 'FERPLUS_ORDER', 'LABEL_MODES', 'FERPLUS_URL', 'ROWS_TABLE', 'ferplus_target', 'ferplus_targets',
@@ -143,7 +142,7 @@ def with_votes(data: FERData, path=None, verbose: bool = True, folders=None) -> 
     out = np.full((len(data), len(FERPLUS_COLUMNS)), np.nan)
     ok = (rows >= 0) & (rows < len(votes)); out[ok] = votes[rows[ok]]
     if verbose: print(f"FER+ votes for {np.isfinite(out).all(1).sum():,} of {len(data):,} images (from {p})")
-    return FERData(data.images, data.labels, data.splits, data.names, data.source, data.skipped, votes=out)
+    return dataclasses.replace(data, votes=out)
 
 # %% ../../nbs/04_data.ferplus.ipynb #d7a2afc6
 def make_rows_table(votes_by_file, dest=None) -> Path:

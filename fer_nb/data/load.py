@@ -267,7 +267,7 @@ def load_fer2013(path=None,          # folder, .zip, .tar(.gz/.xz) or .csv; None
                 ) -> FERData:
     "Load FER2013 from any accepted layout as `FERData`, decoding once and caching the arrays; with `ferplus`, FER+'s votes attached."
     if ferplus is not False:
-        from fer_nb.data.ferplus import with_votes  # FER+ sits on top of this module
+        from fer_nb.data.ferplus import with_votes  # 04_data.ferplus, read after this notebook: the votes go on the loaded images
         return with_votes(load_fer2013(path, cache, skip_bad, resize, cache_path, verbose), None if ferplus is True else ferplus, verbose)
     p = find_fer2013(path)
     if p.is_dir() and (p / 'fer2013.csv').is_file() and not any((p / f).is_dir() for f in ('train', 'test', 'fer2013')): p = p / 'fer2013.csv'

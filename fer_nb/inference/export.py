@@ -10,7 +10,6 @@ import numpy as np, torch
 from ..core import *
 from .detect import preprocess_faces
 from ..models.builder import load_model
-from .predict import onnx_outputs
 from ..data.load import load_fer2013
 
 # %% auto #0

@@ -10,7 +10,7 @@ from ..core import *
 from .detect import preprocess_faces
 
 # %% auto #0
-__all__ = ['BACKENDS', 'softmax', 'onnx_outputs', 'onnx_model_file', 'EmotionPredictor', 'backend_agreement']
+__all__ = ['BACKENDS', 'softmax', 'onnx_model_file', 'EmotionPredictor', 'backend_agreement']
 
 # %% ../../nbs/42_inference.predict.ipynb #d27d658c
 BACKENDS = ('torch', 'onnx', 'onnx-int8')  # PyTorch eager, ONNX Runtime fp32, ONNX Runtime static int8
@@ -18,10 +18,6 @@ BACKENDS = ('torch', 'onnx', 'onnx-int8')  # PyTorch eager, ONNX Runtime fp32, O
 def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
     "Softmax along `axis`, shifted by the maximum so that large logits cannot overflow."
     e = np.exp(z - z.max(axis, keepdims=True)); return e / e.sum(axis, keepdims=True)
-
-def onnx_outputs(heads) -> list[str]:
-    "The ONNX graph's output names for a network with `heads`: 'logits' for the first label set (as in every single-head export), 'logits_<name>' for the others."
-    return ['logits'] + [f'logits_{h}' for h in heads[1:]]
 
 def onnx_model_file(checkpoint, backend: str = 'onnx', calib_images=None) -> Path:
     "The ONNX file that `backend` runs for `checkpoint`: the one shipped with the packaged model, else an export (which needs PyTorch)."
