@@ -22,7 +22,7 @@ sds = {n: read_state_dict(run / f'{n}.safetensors')[0] for n in names}
 
 def score(sd, bn: bool = False) -> dict:
     "Both heads' validation accuracy (%) of the network with weights `sd`, and their mean."
-    m = load_model(run / f'{names[0]}.safetensors'); m.load_state_dict(sd)
+    m = load_model(run / f'{names[0]}.safetensors'); m.load_state_dict(sd)   # a fresh network each time: recompute_batchnorm changes it
     if bn: recompute_batchnorm(m, Xtr)
     a8, a7 = head_accuracies(m, Xva, y8, va.labels)
     return {'ferplus': round(a8 * 100, 2), 'fer2013': round(a7 * 100, 2), 'mean': round((a8 + a7) * 50, 2)}
@@ -34,6 +34,6 @@ def average(ns) -> dict:
 rows = [{'runs': [n], **score(sds[n])} for n in names]
 for r in range(2, len(names) + 1):
     for ns in itertools.combinations(names, r):
-        rows.append({'runs': list(ns), **score(average(ns)), 'batchnorm_recomputed': score(average(ns), bn=True)})
+        sd = average(ns); rows.append({'runs': list(ns), **score(sd), 'batchnorm_recomputed': score(sd, bn=True)})
 for row in rows: print(json.dumps(row))
 out.write_text(json.dumps({'split': 'the validation slice (10% of Training, seed 42)', 'run': run.name, 'rows': rows}, indent=1) + '\n')
