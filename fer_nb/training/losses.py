@@ -5,6 +5,7 @@
 # %% ../../nbs/20_training.losses.ipynb #5d1ef764
 from __future__ import annotations
 import math
+import numpy as np
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -12,7 +13,7 @@ from ..core import NUM_CLASSES
 
 # %% auto #0
 __all__ = ['REDUCTIONS', 'WEIGHTINGS', 'LOSS_KINDS', 'as_class_weight', 'smooth_targets', 'LabelSmoothingLoss', 'FocalLoss',
-           'make_loss']
+           'make_loss', 'mixup_pairs']
 
 # %% ../../nbs/20_training.losses.ipynb #754290af
 REDUCTIONS = ('mean', 'sum', 'none')  # as in torch.nn losses
@@ -118,3 +119,12 @@ def make_loss(kind: str = 'ce',       # 'ce' (cross-entropy with label smoothing
     if kind == 'ce': return LabelSmoothingLoss(weight, smoothing=smoothing, weighting='sample')
     if kind == 'focal': return FocalLoss(gamma=gamma, weight=weight, smoothing=smoothing, weighting='sample')
     raise ValueError(f"Unknown loss kind {kind!r}; valid kinds are {LOSS_KINDS}")
+
+# %% ../../nbs/20_training.losses.ipynb #fd81a6c1
+def mixup_pairs(n: int,              # rows in the batch
+                alpha: float,        # Beta(alpha, alpha) for the blend's weight; 0: no mixing
+                device=None):
+    "Draw one mixup blend for a batch of `n`: a function t -> lam * t + (1 - lam) * t[perm] (the identity when alpha is 0), and lam."
+    if alpha <= 0: return (lambda t: t), 1.0
+    lam = float(np.random.beta(alpha, alpha)); perm = torch.randperm(n, device=device)
+    return (lambda t: lam * t + (1 - lam) * t[perm]), lam

@@ -19,7 +19,7 @@ from ..data.transforms import BatchAugment, eval_transform, to_device
 from ..models.resnet import ResNetFER, STEMS, state_dict_differences
 from ..models.builder import MODELS, create_model, list_models, model_options, model_spec, save_model, load_model, load_weights, model_logits, _RESERVED_META
 from .calibration import fit_temperature
-from .losses import make_loss, LOSS_KINDS
+from .losses import make_loss, mixup_pairs, LOSS_KINDS
 from .distill import soft_targets_for
 from .checkpoint import rng_state, set_rng_state, save_checkpoint, load_checkpoint
 from .distributed import init_distributed, end_distributed, all_reduce_sum, broadcast_object, gather_object, scaled_lr, sync_buffers, LR_SCALING
@@ -155,11 +155,10 @@ def train_one_epoch(model, X, y, optimizer, loss_fn, augment, epoch, batch_size=
         xb, yb = augment(X[idx]).contiguous(memory_format=torch.channels_last), y[idx]
         target = yb
         if mixup > 0:
-            lam = float(np.random.beta(mixup, mixup)); perm = torch.randperm(len(xb), device=dev)
-            xb = lam * xb + (1 - lam) * xb[perm]
-            target = lam * F.one_hot(yb, C).float() + (1 - lam) * F.one_hot(yb[perm], C).float()
+            mix, _ = mixup_pairs(len(xb), mixup, dev)
+            xb, target = mix(xb), mix(F.one_hot(yb, C).float())
         if soft is not None:                             # distillation: the teacher's answer for these images (mixed as they were)
-            s = soft[idx] if mixup <= 0 else lam * soft[idx] + (1 - lam) * soft[idx][perm]
+            s = soft[idx] if mixup <= 0 else mix(soft[idx])
             target = (1 - distill) * (target if target.ndim == 2 else F.one_hot(yb, C).float()) + distill * s
         with _autocast(dev): logits = model(xb)
         loss = loss_fn(logits.float(), target)

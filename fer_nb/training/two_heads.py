@@ -18,7 +18,7 @@ from ..data.transforms import BatchAugment, eval_transform
 from ..models.resnet import ResNetFER, read_state_dict
 from ..models.builder import create_model, file_spec, save_model, model_logits, load_model
 from .distill import soft_targets_for, teacher_probs
-from .losses import make_loss
+from .losses import make_loss, mixup_pairs
 from .calibration import fit_temperature
 
 # %% auto #0
@@ -66,8 +66,8 @@ def vote_loss(logits: torch.Tensor, targets: torch.Tensor, has: torch.Tensor) ->
     return make_loss('ce', smoothing=0.0, n_classes=logits.shape[1])(logits[has], targets[has])
 
 def fer2013_targets(labels: torch.Tensor, soft=None, distill: float = 0.5, online=None) -> torch.Tensor:
-    "One-hot FER2013 labels, `distill` of each the teacher: `soft` (answers computed once), averaged with `online` (this batch's) where given."
-    t = nn.functional.one_hot(labels, 7).float()
+    "FER2013 labels (class indices, or distributions: blended by mixup), `distill` of each the teacher: `soft` (answers computed once), averaged with `online` (this batch's) where given."
+    t = labels.float() if labels.ndim == 2 else nn.functional.one_hot(labels, 7).float()
     if soft is None: return t
     q = soft if online is None else (soft + online) / 2
     return (1 - distill) * t + distill * q
@@ -91,13 +91,14 @@ def train_two_heads_epoch(model, d: dict, opt, augment, epoch: int, cfg: dict, t
     order = torch.randperm(len(d['X']), generator=torch.Generator().manual_seed(epoch))
     for i in tqdm(range(0, len(order), bs), desc=f'epoch {epoch + 1}', leave=False, disable=not progress, mininterval=1):
         idx = order[i:i + bs]
-        xb = augment(d['X'][idx]).contiguous(memory_format=torch.channels_last)
-        z8, z7 = model.forward_heads(xb)
-        t8 = d['T8'][idx]
+        mix, _ = mixup_pairs(len(idx), cfg.get('mixup', 0.))         # the identity when mixup is 0
+        xb = mix(augment(d['X'][idx])).contiguous(memory_format=torch.channels_last)
+        z8, z7 = model.forward_heads(xb)                             # the teachers answer the same (blended) images
+        t8, has8 = mix(d['T8'][idx]), mix(d['has8'][idx].float()) > 0.999   # a blend has votes where both faces have
         if teachers8: t8 = (1 - cfg['ferplus_distill']) * t8 + cfg['ferplus_distill'] * flip_averaged_probs(teachers8, xb)
-        soft = None if d['soft7'] is None else d['soft7'][idx]
-        t7 = fer2013_targets(d['y7'][idx], soft, cfg['distill'], flip_averaged_probs(teachers7, xb) if teachers7 else None)
-        loss = vote_loss(z8, t8, d['has8'][idx]) + cfg['weight_fer2013'] * loss7(z7, t7)
+        soft = None if d['soft7'] is None else mix(d['soft7'][idx])
+        t7 = fer2013_targets(mix(nn.functional.one_hot(d['y7'][idx], 7).float()), soft, cfg['distill'], flip_averaged_probs(teachers7, xb) if teachers7 else None)
+        loss = vote_loss(z8, t8, has8) + cfg['weight_fer2013'] * loss7(z7, t7)
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); tot += loss.item() * len(idx)
     return tot / len(order)
 
@@ -145,6 +146,7 @@ def fer_train_heads(ferplus: Param("stage 1: a FER+ network (best.safetensors of
                     online: bool = False,           # the teachers answer each augmented batch as the student sees it (else: once, on the clean images)
                     swa_start: int = 0,             # from this epoch on, average the weights (torch's SWA; 0: none); the average is one more candidate
                     swa_lr: float = 1e-4,           # the constant learning rate while averaging
+                    mixup: float = 0.0,             # mixup's Beta(alpha, alpha): blend pairs of faces and their targets, the teachers answering the blends; 0: none
                     batch_size: int = 64,           # images per step
                     seed: int = 0,                  # seed for the new head, shuffling, augmentation
                     max_train: int = None,          # quick checks: this many training images, drawn at random (a quarter as many validation images)
