@@ -120,7 +120,7 @@ def make_loss(kind: str = 'ce',       # 'ce' (cross-entropy with label smoothing
     if kind == 'focal': return FocalLoss(gamma=gamma, weight=weight, smoothing=smoothing, weighting='sample')
     raise ValueError(f"Unknown loss kind {kind!r}; valid kinds are {LOSS_KINDS}")
 
-# %% ../../nbs/20_training.losses.ipynb #fd81a6c1
+# %% ../../nbs/20_training.losses.ipynb #2011d2f2
 def mixup_pairs(n: int,              # rows in the batch
                 alpha: float,        # Beta(alpha, alpha) for the blend's weight; 0: no mixing
                 device=None):
