@@ -20,6 +20,7 @@ from ..models.builder import create_model, file_spec, save_model, model_logits, 
 from .distill import soft_targets_for, teacher_probs
 from .losses import make_loss, mixup_pairs
 from .calibration import fit_temperature
+from .checkpoint import rng_state, set_rng_state, save_checkpoint, load_checkpoint
 
 # %% auto #0
 __all__ = ['TWO_HEADS', 'ferplus_file', 'stage1_network', 'two_headed', 'flip_averaged_probs', 'vote_loss', 'fer2013_targets',
@@ -150,24 +151,26 @@ def fer_train_heads(ferplus: Param("stage 1: a FER+ network (best.safetensors of
                     batch_size: int = 64,           # images per step
                     seed: int = 0,                  # seed for the new head, shuffling, augmentation
                     max_train: int = None,          # quick checks: this many training images, drawn at random (a quarter as many validation images)
+                    resume: bool = False,           # go on from OUT/NAME_last.pt (written after every epoch), with the same options
                    ):
     "Stage 2 of the shipped model: a FER2013 head added to a FER+ network, both heads trained together; the epoch chosen on the validation slice."
-    cfg = dict(locals()); ferplus, out, name, data = (cfg.pop(k) for k in ('ferplus', 'out', 'name', 'data'))
+    cfg = dict(locals()); ferplus, out, name, data, resume = (cfg.pop(k) for k in ('ferplus', 'out', 'name', 'data', 'resume'))
     cfg.update({k: v or [] for k, v in cfg.items() if k.endswith('_teachers')})
-    with cli_errors('fer-train-heads'): r = fit_two_heads(ferplus, out or Path(ferplus).parent, name, data=data, **cfg)
+    with cli_errors('fer-train-heads'): r = fit_two_heads(ferplus, out or Path(ferplus).parent, name, data=data, resume=resume, **cfg)
     print(f"epoch {r['epoch']} chosen: FER+ majority {r['valid_majority_acc_ferplus']:.4f}, FER2013 {r['valid_acc_fer2013']:.4f} on the validation slice; "
           f"{Path(out or Path(ferplus).parent) / name}.safetensors")
 
 TWO_HEADS = {p.name: [] if p.name.endswith('_teachers') else p.default               # the recipe: fer_train_heads' options and defaults
-             for p in inspect.signature(fer_train_heads.__wrapped__).parameters.values() if p.name not in ('ferplus', 'out', 'name', 'data')}
+             for p in inspect.signature(fer_train_heads.__wrapped__).parameters.values() if p.name not in ('ferplus', 'out', 'name', 'data', 'resume')}
 
 
 # %% ../../nbs/26_training.two_heads.ipynb #5a21579d
 def fit_two_heads(ferplus,                 # stage 1: a FER+ network file (fer-train --labels ferplus)
-                  out,                     # the folder for NAME.safetensors, NAME.json and NAME_history.json
+                  out,                     # the folder for NAME.safetensors, NAME.json, NAME_history.json and NAME_last.pt
                   name: str = 'two_heads',
                   data=None,               # FER2013 (any layout load_fer2013 reads); None: look in data/, then ../shared/data
                   progress: bool = True,   # bars over the batches, and a line per epoch
+                  resume: bool = False,    # go on from OUT/NAME_last.pt, written after every epoch: the same options, the same result
                   **overrides) -> dict:    # any of TWO_HEADS
     "Stage 2: train both heads from the stage-1 network `ferplus`, choose the epoch on the validation slice, fit both temperatures, save."
     bad = set(overrides) - set(TWO_HEADS)
@@ -175,7 +178,11 @@ def fit_two_heads(ferplus,                 # stage 1: a FER+ network file (fer-t
     cfg = {**TWO_HEADS, **overrides}; meta1 = ferplus_file(ferplus)[1]     # a wrong file is refused before the data is read
     if cfg['fer2013_teachers'] and not (cfg['online'] and cfg['teacher'] and cfg['distill'] > 0):
         raise ValueError('fer2013_teachers are half of the FER2013 teacher, answering each batch: they need online=True, a teacher and distill > 0')
-    seed_everything(cfg['seed']); out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    seed_everything(cfg['seed']); out = Path(out); out.mkdir(parents=True, exist_ok=True); last = out / f'{name}_last.pt'
+    if last.exists() and not resume: raise FileExistsError(f"{out} already holds the run {name} ({last.name}): --resume continues it, or give another --name")
+    ck = load_checkpoint(last) if resume and last.exists() else None
+    changed = {k: (ck['args'].get(k), v) for k, v in cfg.items() if ck['args'].get(k) != v} if ck else {}
+    if changed: raise ValueError(f"Cannot resume {last} with other options: {changed} (checkpoint, now)")
     say = print if progress else (lambda *a, **k: None)
     parts = split_fer2013(load_fer2013(data, ferplus=True), valid_pct=0.1, seed=42)
     tr, va = parts['train'], parts['valid']
@@ -203,14 +210,26 @@ def fit_two_heads(ferplus,                 # stage 1: a FER+ network file (fer-t
     augment = BatchAugment(scale=(0.8, 1.0), erasing_p=0.3)
     scores = lambda: head_accuracies(model, Xva, y8, va.labels)
     def log(row): history.append(row); say(json.dumps(row), flush=True)
-    acc8, acc7 = scores(); history = []; log({'epoch': 0, 'valid_majority_acc_ferplus': acc8, 'valid_acc_fer2013': acc7})
-    best = (-1, None, 0)
-    head_opt = torch.optim.AdamW(model.head_fer2013.parameters(), lr=1e-3, weight_decay=0.01)
-    for epoch in range(cfg['head_epochs']):
-        t0 = time.perf_counter(); train_head_epoch(model, d, head_opt, augment, epoch, cfg['distill'], cfg['batch_size'], progress)
-        acc8, acc7 = scores(); log({'epoch': 0, 'stage': 'head only', 'valid_majority_acc_ferplus': acc8, 'valid_acc_fer2013': acc7, 'seconds': time.perf_counter() - t0})
-    if cfg['head_epochs']: best = ((acc8 + acc7) / 2, {k: v.clone() for k, v in model.state_dict().items()}, 0)   # the joint epochs must beat this
-    for epoch in range(cfg['epochs']):
+    def checkpoint(epochs_done):                                         # after the head epochs, and after every joint epoch
+        save_checkpoint({'model': model.state_dict(), 'optimizer': opt.state_dict(), 'scheduler': sched.state_dict(), 'epoch': epochs_done,
+                         'rng': rng_state(), 'best': {'score': best[0], 'epoch': best[2]}, 'best_model': best[1], 'bad_epochs': 0, 'history': history,
+                         'args': cfg, **({'swa': swa_model.state_dict(), 'swa_scheduler': swa_sched.state_dict()} if cfg['swa_start'] else {})}, last)
+    history, best, start = [], (-1, None, 0), 0
+    if ck is not None:
+        model.load_state_dict(ck['model']); opt.load_state_dict(ck['optimizer']); sched.load_state_dict(ck['scheduler'])
+        if cfg['swa_start']: swa_model.load_state_dict(ck['swa']); swa_sched.load_state_dict(ck['swa_scheduler'])
+        history, best, start = ck['history'], (ck['best']['score'], ck['best_model'], ck['best']['epoch']), ck['epoch']
+        set_rng_state(ck['rng']); say(f"resuming {last} after epoch {start} of {cfg['epochs']}", flush=True)
+    else:
+        if resume: say(f"resume=True but {last} does not exist: starting a new run", flush=True)
+        acc8, acc7 = scores(); log({'epoch': 0, 'valid_majority_acc_ferplus': acc8, 'valid_acc_fer2013': acc7})
+        head_opt = torch.optim.AdamW(model.head_fer2013.parameters(), lr=1e-3, weight_decay=0.01)
+        for epoch in range(cfg['head_epochs']):
+            t0 = time.perf_counter(); train_head_epoch(model, d, head_opt, augment, epoch, cfg['distill'], cfg['batch_size'], progress)
+            acc8, acc7 = scores(); log({'epoch': 0, 'stage': 'head only', 'valid_majority_acc_ferplus': acc8, 'valid_acc_fer2013': acc7, 'seconds': time.perf_counter() - t0})
+        if cfg['head_epochs']: best = ((acc8 + acc7) / 2, {k: v.clone() for k, v in model.state_dict().items()}, 0)   # the joint epochs must beat this
+        checkpoint(0)
+    for epoch in range(start, cfg['epochs']):
         t0 = time.perf_counter()
         loss = train_two_heads_epoch(model, d, opt, augment, epoch, cfg, teachers8, teachers7, progress)
         lr = opt.param_groups[0]['lr']
@@ -220,6 +239,7 @@ def fit_two_heads(ferplus,                 # stage 1: a FER+ network file (fer-t
         log({'epoch': epoch + 1, 'lr': lr, 'train_loss': loss, 'valid_majority_acc_ferplus': acc8, 'valid_acc_fer2013': acc7, 'seconds': time.perf_counter() - t0})
         if (acc8 + acc7) / 2 > best[0]: best = ((acc8 + acc7) / 2, {k: v.clone() for k, v in model.state_dict().items()}, epoch + 1)
         with atomic_path(out / f'{name}_history.json') as tmp: Path(tmp).write_text(json.dumps(history, indent=1))
+        checkpoint(epoch + 1)
     if cfg['swa_start']:                                                 # the average of the epochs from swa_start on, its BatchNorm statistics recomputed
         t0 = time.perf_counter(); recompute_batchnorm(swa_model.module, d['X'])
         model.load_state_dict(swa_model.module.state_dict()); acc8, acc7 = scores()
