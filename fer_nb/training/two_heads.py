@@ -36,12 +36,13 @@ def ferplus_file(path) -> tuple[dict, dict]:
     if meta.get('classes') != ','.join(LABEL_SETS['ferplus']): raise ValueError(f"{path} is not a FER+ network (one head, FER+'s eight classes)")
     return sd, meta
 
-def _ferplus_network(path, heads: tuple) -> ResNetFER:
-    "The FER+ network in `path` built with `heads` (one network built: the same random draws as ever); a head it lacks is new."
+def _ferplus_network(path, heads: tuple, fresh: bool = False) -> ResNetFER:
+    "The FER+ network in `path` built with `heads` (one network built: the same random draws as ever); a head it lacks is new; `fresh`: all new."
     sd, meta = ferplus_file(path)
     if 'architecture' in meta:
         name, options = file_spec(meta, sd); model = create_model(name, **{**options, 'heads': list(heads)})
     else: model = ResNetFER('seed', width=_legacy_width(meta), heads=heads)   # the first stage-1 files: the recipe's width in the header
+    if fresh: return model.to(memory_format=torch.channels_last)         # the architecture alone
     r = model.load_state_dict(sd, strict=False)
     if r.unexpected_keys or not all(k.startswith('head_fer2013.') for k in r.missing_keys): raise ValueError(f"{path} is not a FER+ network: {r}")
     return model.to(memory_format=torch.channels_last)
@@ -50,9 +51,9 @@ def stage1_network(path) -> ResNetFER:
     "A stage-1 FER+ network (one head, FER+'s eight classes) from `path`, in eval mode."
     return _ferplus_network(path, ('ferplus',)).eval()
 
-def two_headed(path) -> ResNetFER:
-    "The stage-1 network in `path` with a second head, new, for FER2013's seven classes."
-    return _ferplus_network(path, ('ferplus', 'fer2013'))
+def two_headed(path, fresh: bool = False) -> ResNetFER:
+    "The stage-1 network in `path` with a second head, new, for FER2013's seven classes; `fresh`: its architecture with new weights throughout."
+    return _ferplus_network(path, ('ferplus', 'fer2013'), fresh)
 
 
 # %% ../../nbs/26_training.two_heads.ipynb #098b9a3c
@@ -144,6 +145,7 @@ def fer_train_heads(ferplus: Param("stage 1: a FER+ network (best.safetensors of
                     ferplus_teachers: Param("stage-1 FER+ networks: their mirror-averaged answers, averaged, become part of the FER+ head's target", str, nargs='*') = None,
                     ferplus_distill: float = 0.5,   # that part (the rest: the votes)
                     fer2013_teachers: Param("FER2013 networks (fer_nb files): with --online, half of the FER2013 head's teacher", str, nargs='*') = None,
+                    from_scratch: bool = False,     # the student: stage 1's architecture, every weight new (patient distillation: --head_epochs 0, --lr 1e-3, many epochs)
                     online: bool = False,           # the teachers answer each augmented batch as the student sees it (else: once, on the clean images)
                     swa_start: int = 0,             # from this epoch on, average the weights (torch's SWA; 0: none); the average is one more candidate
                     swa_lr: float = 1e-4,           # the constant learning rate while averaging
@@ -201,7 +203,7 @@ def fit_two_heads(ferplus,                 # stage 1: a FER+ network file (fer-t
             d['T8'] = torch.where(d['has8'][:, None], (1 - cfg['ferplus_distill']) * d['T8'] + cfg['ferplus_distill'] * torch.from_numpy(teacher_probs(teachers8, tr.images)), d['T8'])
             teachers8 = []
     teachers7 = [load_model(t).eval().to(memory_format=torch.channels_last) for t in cfg['fer2013_teachers']]
-    model = two_headed(ferplus)
+    model = two_headed(ferplus, fresh=cfg['from_scratch'])
     opt = torch.optim.AdamW(model.parameters(), lr=cfg['lr'], weight_decay=0.01)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg['swa_start'] or cfg['epochs'], eta_min=1e-6)
     if cfg['swa_start']:
