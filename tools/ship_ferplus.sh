@@ -3,7 +3,8 @@
 # rewrite what depends on it: results/shipped (training records, evaluations of both heads, agreement of the compressed
 # forms) and, with tools/regenerate, the figures and the generated parts of README.md and docs/.
 #   bash tools/ship_ferplus.sh [RUN [NAME]]    (RUN: the folder of stage 1 and of stage 2's NAME.safetensors and NAME.json,
-#                                               default ~/.cache/fer_nb/runs/ferplus; NAME default two_heads)
+#                                               default ~/.cache/fer_nb/runs/ferplus; NAME default two_heads; a --from_scratch
+#                                               student's stage 1 is its first FER+ teacher, in that teacher's folder)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 run=${1:-$HOME/.cache/fer_nb/runs/ferplus}; name=${2:-two_heads}
@@ -20,15 +21,17 @@ def stage1_history(folder: Path) -> list:
     import pandas as pd                                                # fer-train --labels ferplus: valid_acc is the majority accuracy
     h = pd.read_csv(folder / 'history.csv').rename(columns={'valid_acc': 'valid_majority_acc'})
     return h[['epoch', 'lr', 'train_loss', 'valid_majority_acc', 'seconds']].to_dict('records')
-h1 = stage1_history(run); s2 = json.loads((run / f'{name}.json').read_text())
-for k, t in enumerate(s2['recipe'].get('ferplus_teachers', [])):      # the stage-1 networks that taught the FER+ head: their histories too
+s2 = json.loads((run / f'{name}.json').read_text()); teachers = s2['recipe'].get('ferplus_teachers', [])
+scratch = s2['recipe'].get('from_scratch', False)                     # a --from_scratch student took stage 1's architecture only: its first teacher is stage 1
+h1 = stage1_history(run.parent / Path(teachers[0]).parent if scratch else run)
+for k, t in enumerate(teachers):      # the stage-1 networks that taught the FER+ head: their histories too
     (dest / f'teacher{k + 1}_history.json').write_text(json.dumps(stage1_history(run.parent / Path(t).parent), indent=1) + '\n')
 (dest / 'stage1_history.json').write_text(json.dumps(h1, indent=1) + '\n')
 (dest / 'stage2.json').write_text(json.dumps(s2, indent=1) + '\n')
 import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
-n1 = len(h1); h2 = s2['history']
+n1 = 0 if scratch else len(h1); h2 = s2['history']                  # from scratch: the student's epochs beside its teacher's, not after them
 fig, ax = plt.subplots(figsize=(8, 3.2))
-ax.plot([r['epoch'] for r in h1], [r['valid_majority_acc'] for r in h1], label='stage 1: FER+ head (majority accuracy)')
+ax.plot([r['epoch'] for r in h1], [r['valid_majority_acc'] for r in h1], label='stage 1' + (' (the first teacher)' if scratch else '') + ': FER+ head (majority accuracy)')
 ax.plot([n1 + r['epoch'] for r in h2], [r['valid_majority_acc_ferplus'] for r in h2], label='stage 2: FER+ head')
 ax.plot([n1 + r['epoch'] for r in h2], [r['valid_acc_fer2013'] for r in h2], label='stage 2: FER2013 head (accuracy)')
 ax.axvline(n1 + s2['epoch'], color='gray', ls=':', lw=1); ax.set_xlabel('epoch'); ax.set_ylabel('validation accuracy'); ax.set_ylim(0.5, 0.9)

@@ -36,9 +36,9 @@ def save_checkpoint(state: dict, path):
         raise OSError(f"could not write {path} ({why}); what was there before is intact: "
                       f"free space or fix the folder, then --resume") from None
 
-CHECKPOINT_KEYS = ('model', 'optimizer', 'scheduler', 'epoch', 'rng', 'best', 'bad_epochs', 'history', 'args')
+CHECKPOINT_KEYS = ('model', 'optimizer', 'scheduler', 'epoch', 'rng', 'best', 'bad_epochs', 'history', 'args')   # what `fit`'s checkpoints hold
 
-def load_checkpoint(path, map_location='cpu') -> dict:
+def load_checkpoint(path, map_location='cpu', required=CHECKPOINT_KEYS) -> dict:  # required: the keys the caller's kind of checkpoint must hold
     "Read a training checkpoint written by `save_checkpoint`: tensors and plain values only (no code is ever unpickled), every key checked."
     try:
         with warnings.catch_warnings():                  # torch's own notes on the pickle protocol: not the user's business
@@ -50,7 +50,7 @@ def load_checkpoint(path, map_location='cpu') -> dict:
     except Exception as e:                               # truncated, or not a checkpoint at all
         msg = str(e).strip().splitlines()[0] if str(e).strip() else ''
         raise ValueError(f"{path} is not a fer_nb training checkpoint that can be read ({type(e).__name__}: {msg[:120]})") from None
-    missing = [k for k in CHECKPOINT_KEYS if not isinstance(ck, dict) or k not in ck]
+    missing = [k for k in required if not isinstance(ck, dict) or k not in ck]
     if missing: raise ValueError(f"{path} is not a fer_nb training checkpoint: it lacks {', '.join(missing)}")
     return ck
 

@@ -23,9 +23,9 @@ from .calibration import fit_temperature
 from .checkpoint import rng_state, set_rng_state, save_checkpoint, load_checkpoint
 
 # %% auto #0
-__all__ = ['TWO_HEADS', 'ferplus_file', 'stage1_network', 'two_headed', 'flip_averaged_probs', 'vote_loss', 'fer2013_targets',
-           'train_head_epoch', 'train_two_heads_epoch', 'head_accuracies', 'recompute_batchnorm', 'fer_train_heads',
-           'fit_two_heads']
+__all__ = ['TWO_HEADS', 'STAGE2_CHECKPOINT_KEYS', 'ferplus_file', 'stage1_network', 'two_headed', 'flip_averaged_probs',
+           'vote_loss', 'fer2013_targets', 'train_head_epoch', 'train_two_heads_epoch', 'head_accuracies',
+           'recompute_batchnorm', 'fer_train_heads', 'fit_two_heads']
 
 # %% ../../nbs/26_training.two_heads.ipynb #bd9dfc5f
 def _legacy_width(meta: dict) -> int: return int(json.loads(meta.get('recipe', '{}')).get('width', 32))
@@ -167,6 +167,8 @@ TWO_HEADS = {p.name: [] if p.name.endswith('_teachers') else p.default          
 
 
 # %% ../../nbs/26_training.two_heads.ipynb #5a21579d
+STAGE2_CHECKPOINT_KEYS = ('model', 'optimizer', 'scheduler', 'epoch', 'rng', 'best', 'best_model', 'history', 'args')   # no early stopping: no bad_epochs
+
 def fit_two_heads(ferplus,                 # stage 1: a FER+ network file (fer-train --labels ferplus)
                   out,                     # the folder for NAME.safetensors, NAME.json, NAME_history.json and NAME_last.pt
                   name: str = 'two_heads',
@@ -182,7 +184,7 @@ def fit_two_heads(ferplus,                 # stage 1: a FER+ network file (fer-t
         raise ValueError('fer2013_teachers are half of the FER2013 teacher, answering each batch: they need online=True, a teacher and distill > 0')
     seed_everything(cfg['seed']); out = Path(out); out.mkdir(parents=True, exist_ok=True); last = out / f'{name}_last.pt'
     if last.exists() and not resume: raise FileExistsError(f"{out} already holds the run {name} ({last.name}): --resume continues it, or give another --name")
-    ck = load_checkpoint(last) if resume and last.exists() else None
+    ck = load_checkpoint(last, required=STAGE2_CHECKPOINT_KEYS) if resume and last.exists() else None
     changed = {k: (ck['args'].get(k), v) for k, v in cfg.items() if ck['args'].get(k) != v} if ck else {}
     if changed: raise ValueError(f"Cannot resume {last} with other options: {changed} (checkpoint, now)")
     say = print if progress else (lambda *a, **k: None)
@@ -214,7 +216,7 @@ def fit_two_heads(ferplus,                 # stage 1: a FER+ network file (fer-t
     def log(row): history.append(row); say(json.dumps(row), flush=True)
     def checkpoint(epochs_done):                                         # after the head epochs, and after every joint epoch
         save_checkpoint({'model': model.state_dict(), 'optimizer': opt.state_dict(), 'scheduler': sched.state_dict(), 'epoch': epochs_done,
-                         'rng': rng_state(), 'best': {'score': best[0], 'epoch': best[2]}, 'best_model': best[1], 'bad_epochs': 0, 'history': history,
+                         'rng': rng_state(), 'best': {'score': best[0], 'epoch': best[2]}, 'best_model': best[1], 'history': history,
                          'args': cfg, **({'swa': swa_model.state_dict(), 'swa_scheduler': swa_sched.state_dict()} if cfg['swa_start'] else {})}, last)
     history, best, start = [], (-1, None, 0), 0
     if ck is not None:
