@@ -20,7 +20,7 @@ from ..models.builder import create_model, file_spec, save_model, model_logits, 
 from .distill import soft_targets_for, teacher_probs
 from .losses import make_loss, mixup_pairs
 from .calibration import fit_temperature
-from .checkpoint import rng_state, set_rng_state, save_checkpoint, load_checkpoint
+from .checkpoint import CHECKPOINT_KEYS, rng_state, set_rng_state, save_checkpoint, load_checkpoint
 
 # %% auto #0
 __all__ = ['TWO_HEADS', 'STAGE2_CHECKPOINT_KEYS', 'ferplus_file', 'stage1_network', 'two_headed', 'flip_averaged_probs',
@@ -167,7 +167,7 @@ TWO_HEADS = {p.name: [] if p.name.endswith('_teachers') else p.default          
 
 
 # %% ../../nbs/26_training.two_heads.ipynb #5a21579d
-STAGE2_CHECKPOINT_KEYS = ('model', 'optimizer', 'scheduler', 'epoch', 'rng', 'best', 'best_model', 'history', 'args')   # no early stopping: no bad_epochs
+STAGE2_CHECKPOINT_KEYS = tuple(k for k in CHECKPOINT_KEYS if k != 'bad_epochs') + ('best_model',)   # fit's keys less early stopping's, plus the best weights
 
 def fit_two_heads(ferplus,                 # stage 1: a FER+ network file (fer-train --labels ferplus)
                   out,                     # the folder for NAME.safetensors, NAME.json, NAME_history.json and NAME_last.pt
