@@ -256,7 +256,7 @@ def fit_two_heads(ferplus,                 # stage 1: a FER+ network file (fer-t
     t7 = fit_temperature(model_logits(model.use('fer2013'), Xva).numpy(), va.labels)
     acc8, acc7 = scores(); recipe1 = json.loads(meta1.get('recipe', '{}'))
     res = {'epoch': best[2], 'valid_majority_acc_ferplus': acc8, 'valid_acc_fer2013': acc7, 'temperature': round(t8, 4), 'temperature_fer2013': round(t7, 4),
-           'stage1': {'epochs': recipe1.get('epochs'), 'best_epoch': meta1.get('epoch'), 'valid_majority_acc': meta1.get('valid_majority_acc', meta1.get('valid_acc'))},   # fer-train --labels ferplus: valid_acc is the majority accuracy
+           'stage1': {'file': _teacher_name(ferplus), 'epochs': recipe1.get('epochs'), 'best_epoch': meta1.get('epoch'), 'valid_majority_acc': meta1.get('valid_majority_acc', meta1.get('valid_acc'))},   # fer-train --labels ferplus: valid_acc is the majority accuracy
            'recipe': {k: ([_teacher_name(t) for t in v] if k in ('ferplus_teachers', 'fer2013_teachers') else v) for k, v in cfg.items()},
            'seconds': round(sum(h.get('seconds', 0) for h in history), 1), 'history': history}
     save_model(model.use('ferplus'), out / f'{name}.safetensors', temperature=res['temperature'], temperature_fer2013=res['temperature_fer2013'],
