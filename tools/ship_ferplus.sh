@@ -2,7 +2,7 @@
 # Ship the two-headed model (FER+ and FER2013) that stage 1 (fer-train --labels ferplus) and stage 2 (fer-train-heads) trained, then
 # rewrite what depends on it: results/shipped (training records, evaluations of both heads, agreement of the compressed
 # forms) and, with tools/regenerate, the figures and the generated parts of README.md and docs/.
-#   bash tools/ship_ferplus.sh [RUN [NAME]]    (RUN: the folder of stage 1 and of stage 2's NAME.safetensors and NAME.json,
+#   bash tools/ship_ferplus.sh [RUN [NAME]]    (RUN: the folder of stage 2's NAME.safetensors and NAME.json,
 #                                               default ~/.cache/fer_nb/runs/ferplus; NAME default two_heads; stage 1's history is
 #                                               read from the folder that NAME.json's stage1.file names, a sibling of RUN)
 set -euo pipefail
@@ -23,9 +23,7 @@ def stage1_history(folder: Path) -> list:
     return h[['epoch', 'lr', 'train_loss', 'valid_majority_acc', 'seconds']].to_dict('records')
 s2 = json.loads((run / f'{name}.json').read_text()); teachers = s2['recipe'].get('ferplus_teachers', [])
 scratch = s2['recipe'].get('from_scratch', False)                     # a --from_scratch student took stage 1's architecture only
-if 'file' in s2['stage1']: folder1 = run.parent / Path(s2['stage1']['file']).parent   # RUN/FILE, as the teachers are named
-else: folder1 = run.parent / Path(teachers[0]).parent if scratch else run   # older records: the first teacher (from scratch), else RUN
-h1 = stage1_history(folder1)
+h1 = stage1_history(run.parent / Path(s2['stage1']['file']).parent)   # stage 1's file, RUN/FILE as the teachers are named
 for k, t in enumerate(teachers):      # the stage-1 networks that taught the FER+ head: their histories too
     (dest / f'teacher{k + 1}_history.json').write_text(json.dumps(stage1_history(run.parent / Path(t).parent), indent=1) + '\n')
 (dest / 'stage1_history.json').write_text(json.dumps(h1, indent=1) + '\n')

@@ -121,8 +121,8 @@ def recompute_batchnorm(model, X: torch.Tensor, batch_size: int = 256):
 
 
 # %% ../../nbs/26_training.two_heads.ipynb #bb5170b0
-def _teacher_name(p) -> str:
-    "A teacher's file as RUN/FILE, not a home path."
+def _run_file_name(p) -> str:
+    "A run's file (stage 1, a teacher) as RUN/FILE, not a home path."
     p = Path(p); return str(p.relative_to(p.parent.parent))
 
 def _resolve(p) -> Path:
@@ -256,8 +256,8 @@ def fit_two_heads(ferplus,                 # stage 1: a FER+ network file (fer-t
     t7 = fit_temperature(model_logits(model.use('fer2013'), Xva).numpy(), va.labels)
     acc8, acc7 = scores(); recipe1 = json.loads(meta1.get('recipe', '{}'))
     res = {'epoch': best[2], 'valid_majority_acc_ferplus': acc8, 'valid_acc_fer2013': acc7, 'temperature': round(t8, 4), 'temperature_fer2013': round(t7, 4),
-           'stage1': {'file': _teacher_name(ferplus), 'epochs': recipe1.get('epochs'), 'best_epoch': meta1.get('epoch'), 'valid_majority_acc': meta1.get('valid_majority_acc', meta1.get('valid_acc'))},   # fer-train --labels ferplus: valid_acc is the majority accuracy
-           'recipe': {k: ([_teacher_name(t) for t in v] if k in ('ferplus_teachers', 'fer2013_teachers') else v) for k, v in cfg.items()},
+           'stage1': {'file': _run_file_name(ferplus), 'epochs': recipe1.get('epochs'), 'best_epoch': meta1.get('epoch'), 'valid_majority_acc': meta1.get('valid_majority_acc', meta1.get('valid_acc'))},   # fer-train --labels ferplus: valid_acc is the majority accuracy
+           'recipe': {k: ([_run_file_name(t) for t in v] if k in ('ferplus_teachers', 'fer2013_teachers') else v) for k, v in cfg.items()},
            'seconds': round(sum(h.get('seconds', 0) for h in history), 1), 'history': history}
     save_model(model.use('ferplus'), out / f'{name}.safetensors', temperature=res['temperature'], temperature_fer2013=res['temperature_fer2013'],
                valid_acc=f"{acc8:.4f}", valid_acc_fer2013=f"{acc7:.4f}", epoch=best[2],
